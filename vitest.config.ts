@@ -34,6 +34,10 @@ export default defineConfig({
       project('@rupaya/cli', 'packages/cli'),
       project('@rupaya/control-plane', 'apps/control-plane'),
       project('docs', 'docs'),
+      {
+        extends: true as const,
+        test: { name: '@rupaya/e2e', include: ['e2e/**/*.test.ts'], testTimeout: 120_000 },
+      },
     ],
   },
 });

@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
+  entry: ['src/index.ts', 'src/main.ts', 'src/cli-migrate.ts', 'src/cli-seed.ts'],
+  format: ['esm'],
+  dts: { entry: 'src/index.ts' },
   sourcemap: true,
   clean: true,
-  target: 'es2022',
+  target: 'node20',
 });
