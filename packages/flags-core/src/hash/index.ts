@@ -1,1 +1,2 @@
-export {};
+export * from './murmur3';
+export * from './bucket';

@@ -1,0 +1,102 @@
+import fc from 'fast-check';
+import murmurhash3js from 'murmurhash3js';
+import { describe, expect, it } from 'vitest';
+import { murmurHash3 } from './murmur3';
+
+// Straightforward reference over TextEncoder bytes: the spec the fast path must equal.
+function referenceMurmur(input: string, seed = 0): number {
+  const b = new TextEncoder().encode(input);
+  const mix = (k: number) =>
+    Math.imul((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17), 0x1b873593);
+  let h = seed | 0;
+  let i = 0;
+  for (; i + 4 <= b.length; i += 4) {
+    h ^= mix(b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  const rest = b.length - i;
+  if (rest >= 3) k ^= b[i + 2]! << 16;
+  if (rest >= 2) k ^= b[i + 1]! << 8;
+  if (rest >= 1) h ^= mix(k ^ b[i]!);
+  h ^= b.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+describe('murmurHash3', () => {
+  it('matches published MurmurHash3 x86_32 values', () => {
+    // Widely published reference values of the algorithm.
+    expect(murmurHash3('', 0)).toBe(0);
+    expect(murmurHash3('', 1)).toBe(0x514e28b7);
+    expect(murmurHash3('', 0xffffffff)).toBe(0x81f16f39);
+    expect(murmurHash3('Hello, world!', 1234)).toBe(0xfaf6cdb3);
+    expect(murmurHash3('The quick brown fox jumps over the lazy dog', 0x9747b28c)).toBe(0x2fa826cd);
+    expect(murmurHash3('aaaa', 0x9747b28c)).toBe(0x5a97808a);
+    expect(murmurHash3('abc', 0)).toBe(0xb3dd93fa);
+  });
+
+  it('agrees with the murmurhash3js oracle on ASCII strings', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary-ascii', maxLength: 80 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (s, seed) => {
+          expect(murmurHash3(s, seed)).toBe(murmurhash3js.x86.hash32(s, seed));
+        },
+      ),
+      { numRuns: 800 },
+    );
+  });
+
+  it('hashes the exact UTF-8 bytes of any string, surrogate pairs and lone surrogates included', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (s, seed) => {
+          expect(murmurHash3(s, seed)).toBe(referenceMurmur(s, seed));
+        },
+      ),
+      { numRuns: 800 },
+    );
+    // Raw UTF-16 units, including lone surrogates anywhere (TextEncoder writes U+FFFD for them).
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 24 }), (units) => {
+        const s = String.fromCharCode(...units);
+        expect(murmurHash3(s)).toBe(referenceMurmur(s));
+      }),
+      { numRuns: 800 },
+    );
+  });
+
+  it('switches to UTF-8 at every position of a block and of the tail', () => {
+    for (const ch of ['é', '€', '😀', '\ud800', '\udfff']) {
+      for (let pre = 0; pre < 9; pre++) {
+        for (let post = 0; post < 5; post++) {
+          const s = 'a'.repeat(pre) + ch + 'b'.repeat(post);
+          expect(murmurHash3(s, 42)).toBe(referenceMurmur(s, 42));
+        }
+      }
+    }
+  });
+
+  it('treats a lone surrogate exactly as U+FFFD', () => {
+    expect(murmurHash3('x\ud83dy')).toBe(murmurHash3('x\ufffdy'));
+    expect(murmurHash3('\udc00')).toBe(murmurHash3('\ufffd'));
+  });
+
+  it('returns an unsigned 32-bit integer', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        const h = murmurHash3(s);
+        return Number.isInteger(h) && h >= 0 && h <= 0xffffffff;
+      }),
+    );
+  });
+});
