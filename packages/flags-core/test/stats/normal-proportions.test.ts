@@ -27,7 +27,7 @@ describe('normal', () => {
 describe('twoProportionZTest', () => {
   it('matches R prop.test(c(15, 25), c(50, 50), correct = FALSE)', () => {
     const r = twoProportionZTest({ successes: 15, trials: 50 }, { successes: 25, trials: 50 });
-    close(r.chiSquare, 4.1666666666666667);
+    close(r.chiSquare, 4.166666666666667);
     close(r.pValue, 0.04122683);
     close(r.ci[0], -0.38799314123229556);
     close(r.ci[1], -0.012006858767704465);
