@@ -1,1 +1,2 @@
-export {};
+export * from './decide';
+export * from './policy';
