@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { environments, sdkKeys } from '../db/schema/index';
+import { errors } from '../errors';
+import { displayPrefix, generateSdkKey, hashCredential } from './credentials';
+import type { SdkPrincipal } from './roles';
+
+export interface SdkKeyInfo {
+  id: string;
+  environment: string;
+  keyPrefix: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+function info(row: typeof sdkKeys.$inferSelect): SdkKeyInfo {
+  return {
+    id: row.id,
+    environment: row.environment,
+    keyPrefix: row.keyPrefix,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt.toISOString(),
+    revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+  };
+}
+
+/** Creates a key for one environment; the plain key is returned here and never again. */
+export async function createSdkKey(
+  db: Db,
+  environment: string,
+  createdBy: string,
+): Promise<SdkKeyInfo & { key: string }> {
+  const env = await db
+    .select({ key: environments.key })
+    .from(environments)
+    .where(eq(environments.key, environment));
+  if (env.length === 0) throw errors.environmentNotFound(environment);
+  const key = generateSdkKey();
+  const [row] = await db
+    .insert(sdkKeys)
+    .values({
+      id: randomUUID(),
+      environment,
+      keyHash: hashCredential(key),
+      keyPrefix: displayPrefix(key),
+      createdBy,
+    })
+    .returning();
+  return { key, ...info(row!) };
+}
+
+export async function listSdkKeys(db: Db, environment?: string): Promise<SdkKeyInfo[]> {
+  const rows = await db
+    .select()
+    .from(sdkKeys)
+    .where(environment === undefined ? undefined : eq(sdkKeys.environment, environment))
+    .orderBy(desc(sdkKeys.createdAt));
+  return rows.map(info);
+}
+
+/** Marks a key revoked; returns it, or undefined when no such (unrevoked) key exists. */
+export async function revokeSdkKey(db: Db, id: string): Promise<SdkKeyInfo | undefined> {
+  const [row] = await db
+    .update(sdkKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(sdkKeys.id, id), isNull(sdkKeys.revokedAt)))
+    .returning();
+  return row ? info(row) : undefined;
+}
+
+interface CacheEntry {
+  principal: SdkPrincipal;
+  checkedAt: number;
+}
+
+/**
+ * Resolves SDK keys to their environment. Hits are cached in memory, keyed by the key's hash, and
+ * re-checked against the database after `ttlMs` (so a revocation on another replica takes effect within
+ * that time). When the database is unreachable a known key keeps working, so snapshots keep serving.
+ */
+export class SdkKeyResolver {
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = 60_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async resolve(key: string): Promise<SdkPrincipal | undefined> {
+    const hash = hashCredential(key);
+    const cached = this.cache.get(hash);
+    const now = Date.now();
+    if (cached && now - cached.checkedAt < this.ttlMs) return cached.principal;
+    let rows: { id: string; environment: string }[];
+    try {
+      rows = await this.db
+        .select({ id: sdkKeys.id, environment: sdkKeys.environment })
+        .from(sdkKeys)
+        .where(and(eq(sdkKeys.keyHash, hash), isNull(sdkKeys.revokedAt)));
+    } catch (error) {
+      if (cached) return cached.principal;
+      throw error;
+    }
+    const row = rows[0];
+    if (!row) {
+      this.cache.delete(hash);
+      return undefined;
+    }
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    const principal: SdkPrincipal = { environment: row.environment, keyId: row.id };
+    this.cache.set(hash, { principal, checkedAt: now });
+    return principal;
+  }
+
+  /** Drops a revoked key from this process's cache at once. */
+  forget(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(hash);
+  }
+}

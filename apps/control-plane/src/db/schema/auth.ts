@@ -1,0 +1,61 @@
+import { sql } from 'drizzle-orm';
+import { check, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { environments } from './core';
+
+// Credentials never sit in the database in plain text: tokens and keys are stored as the SHA-256 hex
+// digest of a 256-bit random secret (a slow password hash adds nothing for secrets of that entropy).
+
+/** Admin-API tokens minted by POST /api/admin/deployment/tokens (JWTs; `id` is the JWT's `jti`). */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey(),
+    subject: text('subject').notNull(),
+    role: text('role').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    // Auth checks a presented JWT by primary key (jti); the hash is unique so a token is recorded once.
+    uniqueIndex('api_tokens_token_hash_uq').on(t.tokenHash),
+    // GET /tokens lists newest first.
+    index('api_tokens_created_at_idx').on(t.createdAt),
+    check('api_tokens_role_ck', sql`${t.role} in ('viewer', 'editor', 'admin')`),
+  ],
+);
+
+/** SDK keys: each belongs to one environment and only opens /api/sdk/v1/*. */
+export const sdkKeys = pgTable(
+  'sdk_keys',
+  {
+    id: text('id').primaryKey(),
+    environment: text('environment')
+      .notNull()
+      .references(() => environments.key, { onDelete: 'cascade' }),
+    keyHash: text('key_hash').notNull(),
+    /** The first characters of the key, safe to show in lists so a person can tell keys apart. */
+    keyPrefix: text('key_prefix').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    // Every SDK request resolves its key by hash (then cached in memory).
+    uniqueIndex('sdk_keys_key_hash_uq').on(t.keyHash),
+    // GET /sdk-keys?environment= lists one environment's keys.
+    index('sdk_keys_environment_idx').on(t.environment, t.createdAt),
+  ],
+);
+
+/**
+ * Server-wide secrets shared by every replica: `jwt_secret` (when JWT_SECRET is not set) and
+ * `admin_token_hash` (the generated admin token, hashed). Looked up by primary key.
+ */
+export const authSecrets = pgTable('auth_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
