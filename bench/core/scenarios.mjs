@@ -1,0 +1,88 @@
+// The five evaluation scenarios of issue 3 §4, defined once; every adapter translates them into its
+// own product's flag format. Inputs are deterministic (seeded), identical for every product.
+import { prng } from '../lib/stats.mjs';
+
+export const USER_COUNT = 100_000;
+export const S5_FLAG_COUNT = 1000;
+/** Random flag-key sequence of S5 (cycled), a power of two so the cursor wraps with a mask. */
+export const KEY_SEQUENCE_LENGTH = 1 << 16;
+
+function uuid(rand) {
+  let hex = '';
+  for (let i = 0; i < 32; i++) hex += Math.floor(rand() * 16).toString(16);
+  // Shape of a v4 UUID: the usual user id of a modern service (36 ASCII characters).
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export function userIds() {
+  const rand = prng(20261125);
+  const ids = new Array(USER_COUNT);
+  for (let i = 0; i < USER_COUNT; i++) ids[i] = uuid(rand);
+  return ids;
+}
+
+/** S3's allow list: 100 of the 100k users (every 1000th), so the allow-list path is really taken. */
+export function allowListIds(ids) {
+  const out = [];
+  for (let i = 0; i < ids.length && out.length < 100; i += 1000) out.push(ids[i]);
+  return out;
+}
+
+/**
+ * S5's 1,000 flags, a realistic mix of kinds: i % 4 = 0 fully on, 1 a 25% rollout, 2 a 50% rollout,
+ * 3 switched off (kill switch). Expected share of `true` over uniform keys: 43.75%.
+ */
+export function s5Flags() {
+  const flags = [];
+  for (let i = 0; i < S5_FLAG_COUNT; i++) {
+    const key = `feature.bench-${String(i).padStart(4, '0')}`;
+    const kind = ['on', 'rollout', 'rollout', 'off'][i % 4];
+    flags.push({ key, kind, percent: kind === 'on' ? 100 : kind === 'off' ? 0 : i % 4 === 1 ? 25 : 50 });
+  }
+  return flags;
+}
+
+export function keySequence() {
+  const rand = prng(42);
+  const seq = new Uint16Array(KEY_SEQUENCE_LENGTH);
+  for (let i = 0; i < seq.length; i++) seq[i] = Math.floor(rand() * S5_FLAG_COUNT);
+  return seq;
+}
+
+export const scenarios = {
+  S1: { id: 'S1', title: 'boolean on', api: 'isEnabled', key: 'feature.s1-on' },
+  S2: { id: 'S2', title: '25% rollout on userId', api: 'isEnabled', key: 'feature.s2-rollout', percent: 25 },
+  S3: {
+    id: 'S3',
+    title: '100-id allow list, then 10%',
+    api: 'isEnabled',
+    key: 'feature.s3-allow',
+    percent: 10,
+  },
+  S4: { id: 'S4', title: '50/50 variant', api: 'variant', key: 'experiment.s4-split' },
+  S5: { id: 'S5', title: '1,000 flags, random key per call', api: 'isEnabled' },
+};
+
+/**
+ * The share every correct product must return over one pass of the 100k users (the correctness
+ * guard: a product that evaluates nothing, or evaluates the wrong thing, fails it).
+ */
+export function expectedShare(scenario, ids, seq, flags) {
+  switch (scenario.id) {
+    case 'S1':
+      return 1;
+    case 'S2':
+      return 0.25;
+    case 'S3':
+      return 100 / ids.length + 0.1 * (1 - 100 / ids.length);
+    case 'S4':
+      return 0.5;
+    case 'S5': {
+      let sum = 0;
+      for (let i = 0; i < ids.length; i++) sum += flags[seq[i & (KEY_SEQUENCE_LENGTH - 1)]].percent / 100;
+      return sum / ids.length;
+    }
+    default:
+      throw new Error(`unknown scenario ${scenario.id}`);
+  }
+}

@@ -1,0 +1,144 @@
+// Suite `core` (issue 3 §4): evaluation speed and allocation of @rupaya/flags-core side by side with
+// flagd-core, GrowthBookClient, unleash-client and LaunchDarkly's server SDK, plus bundle sizes.
+import { fileURLToPath } from 'node:url';
+import { runWorker } from '../lib/child.mjs';
+import { bytes, fmt, table } from '../lib/format.mjs';
+import { bundleSizes } from './bundle.mjs';
+import { scenarios } from './scenarios.mjs';
+
+export const name = 'core';
+export const title = 'Core evaluation (issue 3 §4)';
+
+const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+const peers = ['rupaya', 'flagd', 'growthbook', 'unleash', 'launchdarkly'];
+const targetsNs = { S1: 8, S2: 50, S3: 80, S4: 50, S5: 80 };
+
+export async function run({ log }) {
+  const results = [];
+  for (const scenarioId of Object.keys(scenarios)) {
+    for (const peer of peers) {
+      const r = await runWorker(worker, [peer, scenarioId], { timeoutMs: 60_000 });
+      results.push({ peer, scenario: scenarioId, ...r });
+      log(
+        r.error
+          ? `  ${scenarioId} ${peer}: ERROR ${r.error.split('\n')[0]}`
+          : `  ${scenarioId} ${peer}: ${fmt(r.nsPerEval)} ns/eval, ${fmt(r.bytesPerEval, 2)} B/eval, guard ${r.ok ? 'ok' : r.guard.problems.join('; ')}`,
+      );
+    }
+  }
+  const bundles = await bundleSizes();
+  return { results, bundles, targetsNs };
+}
+
+const labels = {
+  rupaya: '@rupaya/flags-core',
+  flagd: 'flagd-core',
+  growthbook: 'GrowthBookClient',
+  unleash: 'unleash-client',
+  launchdarkly: 'LaunchDarkly (async API)',
+};
+
+function cell(r, pick) {
+  if (!r) return 'not run';
+  if (r.error) return 'n/a (error)';
+  const v = pick(r);
+  return r.ok ? v : `${v} ⚠ guard failed`;
+}
+
+export function markdown({ results, bundles, targetsNs: targets }) {
+  const find = (peer, s) => results.find((r) => r.peer === peer && r.scenario === s);
+  const ids = Object.keys(scenarios);
+  const out = [];
+  out.push(
+    "Median ns per evaluation (15 timed batches of ≈ 25 ms after ≥ 0.5 s warm-up, each product and scenario in its own `node --expose-gc` process; contexts prebuilt in each product's format, 100k distinct user ids cycled):",
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Scenario', 'API (ours)', ...peers.map((p) => labels[p]), 'Target (ours)', 'Met?'],
+      ids.map((s) => {
+        const ours = find('rupaya', s);
+        const met =
+          ours && !ours.error ? (ours.ok && ours.nsPerEval <= targets[s] ? 'yes' : 'no') : 'not measurable';
+        return [
+          `${s} ${scenarios[s].title}`,
+          `\`${scenarios[s].api}\``,
+          ...peers.map((p) => cell(find(p, s), (r) => fmt(r.nsPerEval))),
+          `≤ ${targets[s]} ns`,
+          met,
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    'Speed-up of @rupaya/flags-core over each peer (peer ns ÷ our ns, same run; target ≥ 10× over flagd-core on S2–S5):',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Scenario', ...peers.slice(1).map((p) => `vs ${labels[p]}`), 'S2–S5 ≥ 10× flagd?'],
+      ids.map((s) => {
+        const ours = find('rupaya', s);
+        const ratio = (p) => {
+          const r = find(p, s);
+          if (!ours || ours.error || !r || r.error) return 'n/a';
+          return `${fmt(r.nsPerEval / ours.nsPerEval)}×`;
+        };
+        const flagd = find('flagd', s);
+        const ok =
+          s === 'S1'
+            ? '—'
+            : ours && !ours.error && flagd && !flagd.error
+              ? flagd.nsPerEval / ours.nsPerEval >= 10
+                ? 'yes'
+                : 'no'
+              : 'n/a';
+        return [s, ...peers.slice(1).map(ratio), ok];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    'Heap bytes allocated per evaluation (V8 GC profiler + heapUsed delta after `gc()`, garbage included; 1,000,000 calls for ours, ≥ 100k or ≈ 1.5 s of calls for peers; target for ours: 0):',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Scenario', ...peers.map((p) => labels[p])],
+      ids.map((s) => [s, ...peers.map((p) => cell(find(p, s), (r) => fmt(r.bytesPerEval, 2)))]),
+    ),
+  );
+  out.push('');
+  out.push(
+    'Correctness guard (share of `true` / `variant_a` over one pass of the 100k users, must be within 4σ of the expected share; S3 also checks every allow-listed id):',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Scenario', 'Expected', ...peers.map((p) => labels[p])],
+      ids.map((s) => {
+        const any = results.find((r) => r.scenario === s && r.guard);
+        return [
+          s,
+          any ? `${(any.guard.expected * 100).toFixed(2)}%` : 'n/a',
+          ...peers.map((p) => {
+            const r = find(p, s);
+            if (!r || r.error) return r?.error ? `error: ${r.error.split('\n')[0].slice(0, 80)}` : 'not run';
+            return `${(r.guard.share * 100).toFixed(2)}% ${r.ok ? 'ok' : `FAIL (${r.guard.problems.join('; ')})`}`;
+          }),
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push('Bundle size (esbuild `--bundle --minify`, ESM, gzip level 9; Node built-ins external):');
+  out.push('');
+  out.push(
+    table(
+      ['Package', 'min', 'min+gzip'],
+      bundles.map((b) => (b.error ? [b.label, 'n/a', b.error] : [b.label, bytes(b.minified), bytes(b.gzip)])),
+    ),
+  );
+  return out.join('\n');
+}
