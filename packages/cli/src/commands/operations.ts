@@ -1,0 +1,166 @@
+// Canaries, health, metrics, experiments, tokens and SDK keys: thin calls of the admin API.
+import { AdminClient } from '../client';
+import { optionalString, requireArg, requireString } from '../context';
+import { UsageError } from '../errors';
+import { printJson, renderAny, renderKeyValues } from '../output';
+import { type Command, reasonOption } from './types';
+
+const canaryActions = ['advance', 'rollback', 'pause', 'resume'] as const;
+
+const canaryCommands: Command[] = canaryActions.map((action) => ({
+  name: `canary ${action}`,
+  usage: `rupaya canary ${action} <key> [--env <env>] [--reason <text>]`,
+  summary: {
+    advance: 'Move a canary to its next stage now',
+    rollback: 'Roll a canary back to 0% (status rolled_back)',
+    pause: 'Stop automatic progression of a canary',
+    resume: 'Restart automatic progression of a paused canary',
+  }[action],
+  options: reasonOption,
+  async run(ctx) {
+    const key = requireArg(ctx, 0, 'key');
+    const reason = optionalString(ctx, 'reason');
+    const client = await ctx.client();
+    const body = await client.request('POST', AdminClient.path('feature-flags', key, `${action}-canary`), {
+      body: reason ? { reason } : {},
+    });
+    if (ctx.global.json) return printJson(ctx.io, body);
+    ctx.io.stdout.write(renderAny(body));
+  },
+}));
+
+function isoOrRelative(text: string, name: string, now: number): string {
+  const rel = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (rel) {
+    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(now - Number(rel[1]) * unit).toISOString();
+  }
+  const t = Date.parse(text);
+  if (Number.isNaN(t))
+    throw new UsageError(`--${name} must be an ISO-8601 time or a duration ago like 15m, 2h, 1d`);
+  return new Date(t).toISOString();
+}
+
+export const operationCommands: Command[] = [
+  ...canaryCommands,
+  {
+    name: 'health',
+    usage: 'rupaya health [--env <env>]',
+    summary: "The service's /health, and the environment's deployment health when a token is given",
+    async run(ctx) {
+      const client = await ctx.client({ auth: false });
+      const service = await client.request<Record<string, unknown>>('GET', '/health', {
+        auth: false,
+        environment: false,
+      });
+      let deployment: unknown;
+      if (ctx.global.token || ctx.global.oidc) {
+        deployment = await (await ctx.client()).request('GET', AdminClient.path('metrics', 'health'));
+      }
+      if (ctx.global.json)
+        return printJson(ctx.io, deployment === undefined ? { service } : { service, deployment });
+      ctx.io.stdout.write(renderKeyValues(service));
+      if (deployment !== undefined) ctx.io.stdout.write(`\ndeployment health:\n${renderAny(deployment)}`);
+    },
+  },
+  {
+    name: 'metrics',
+    usage: 'rupaya metrics [--from <time>] [--to <time>] [--flag <key>] [--granularity <g>] [--env <env>]',
+    summary: 'Metric windows over a time range (requests, error rate, P50/P95/P99, RPS)',
+    options: {
+      from: { type: 'string', description: 'start: ISO-8601 or a duration ago (15m, 2h, 1d); default 1h' },
+      to: { type: 'string', description: 'end: ISO-8601 or a duration ago; default now' },
+      flag: { type: 'string', description: 'only this flag' },
+      granularity: { type: 'string', description: 'series granularity passed to the API (e.g. 10s, 1m)' },
+    },
+    async run(ctx) {
+      const now = Date.now();
+      const from = isoOrRelative(optionalString(ctx, 'from') ?? '1h', 'from', now);
+      const to = isoOrRelative(optionalString(ctx, 'to') ?? '0s', 'to', now);
+      const client = await ctx.client();
+      const body = await client.request('GET', AdminClient.path('metrics', 'range'), {
+        query: {
+          from,
+          to,
+          flag: optionalString(ctx, 'flag'),
+          granularity: optionalString(ctx, 'granularity'),
+        },
+      });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderAny(body));
+    },
+  },
+  {
+    name: 'experiments results',
+    usage: 'rupaya experiments results <key> [--env <env>]',
+    summary: 'Per-variant units, exposures and metrics of an experiment',
+    async run(ctx) {
+      const key = requireArg(ctx, 0, 'key');
+      const client = await ctx.client();
+      const body = await client.request('GET', AdminClient.path('experiments', key, 'results'));
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderAny(body));
+    },
+  },
+  {
+    name: 'experiments significance',
+    usage: 'rupaya experiments significance <key> [--env <env>]',
+    summary: 'Tests, p-values, confidence intervals and the verdict per variant against control',
+    async run(ctx) {
+      const key = requireArg(ctx, 0, 'key');
+      const client = await ctx.client();
+      const body = await client.request(
+        'GET',
+        AdminClient.path('experiments', key, 'statistical-significance'),
+      );
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderAny(body));
+    },
+  },
+  {
+    name: 'tokens create',
+    usage: 'rupaya tokens create --role viewer|editor|admin [--subject <name>] [--expires-in <duration>]',
+    summary: 'Mint an admin API token (JWT) with a role; printed once',
+    options: {
+      role: {
+        type: 'string',
+        description: 'viewer (read), editor (flags and canaries) or admin (keys, tokens, webhooks)',
+      },
+      subject: { type: 'string', description: 'who the token is for (audit actor); default "cli"' },
+      'expires-in': { type: 'string', description: 'lifetime, e.g. 1h, 30d (server default when omitted)' },
+    },
+    async run(ctx) {
+      const role = requireString(ctx, 'role');
+      if (!['viewer', 'editor', 'admin'].includes(role)) {
+        throw new UsageError(`--role must be viewer, editor or admin, got "${role}"`);
+      }
+      const expiresIn = optionalString(ctx, 'expires-in');
+      const client = await ctx.client();
+      const body = await client.request<{ token?: string }>('POST', AdminClient.path('tokens'), {
+        environment: false,
+        body: { role, subject: optionalString(ctx, 'subject') ?? 'cli', ...(expiresIn ? { expiresIn } : {}) },
+      });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(`${body.token}\n`);
+      ctx.io.stderr.write('This token is shown once; store it in a secret manager.\n');
+    },
+  },
+  {
+    name: 'sdk-keys create',
+    usage: 'rupaya sdk-keys create [--env <env>]',
+    summary: 'Create an SDK key for an environment; printed once',
+    async run(ctx) {
+      const environment = ctx.global.env;
+      if (!environment)
+        throw new UsageError('--env (or RUPAYA_ENV) is required: an SDK key belongs to one environment');
+      const client = await ctx.client();
+      const body = await client.request<{ key?: string }>('POST', AdminClient.path('sdk-keys'), {
+        environment: false,
+        body: { environment },
+      });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(`${body.key}\n`);
+      ctx.io.stderr.write('This key is shown once; give it to the service as RUPAYA_SDK_KEY.\n');
+    },
+  },
+];
