@@ -1,1 +1,4 @@
-export {};
+export * from './validate';
+export * from './normalize';
+export * from './canonical';
+export * from './schema';
