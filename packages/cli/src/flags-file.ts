@@ -202,6 +202,24 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return stable(a) === stable(b);
 }
 
+/**
+ * Does `have` already hold what `want` says? Objects compare as a subset (a field absent from the file is left
+ * as it is, also inside objects, so values the server fills in by default are no difference); arrays compare
+ * element by element and must have the same length. The control plane's import applies the same rule.
+ */
+export function covers(want: unknown, have: unknown): boolean {
+  if (Array.isArray(want)) {
+    return Array.isArray(have) && want.length === have.length && want.every((w, i) => covers(w, have[i]));
+  }
+  if (want !== null && typeof want === 'object') {
+    if (have === null || typeof have !== 'object' || Array.isArray(have)) return false;
+    return Object.entries(want).every(
+      ([k, v]) => v === undefined || covers(v, (have as Record<string, unknown>)[k]),
+    );
+  }
+  return want === have;
+}
+
 /** Fields the server fills in by default; dropped from exports when they equal the default. */
 function isDefault(flag: Record<string, unknown>, field: string): boolean {
   const v = flag[field];
@@ -295,7 +313,7 @@ export function diffEnvironment(
     const changes: FieldChange[] = [];
     for (const [field, to] of Object.entries(want)) {
       if (field === 'key' || RUNTIME_FIELDS.has(field) || to === undefined) continue;
-      if (!sameValue(have[field], to)) changes.push({ field, from: have[field], to });
+      if (!covers(to, have[field])) changes.push({ field, from: have[field], to });
     }
     return { environment, key: want.key, action: changes.length > 0 ? 'update' : 'unchanged', changes };
   });
