@@ -1,2 +1,3 @@
 export * from './decide';
 export * from './policy';
+export * from './transition';

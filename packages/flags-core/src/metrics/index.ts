@@ -1,1 +1,2 @@
-export {};
+export * from './sketch';
+export * from './window';
