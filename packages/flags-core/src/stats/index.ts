@@ -1,3 +1,11 @@
+export * from './chi-square';
+export * from './holm';
+export * from './lift';
+export * from './noncentral-t';
 export * from './normal';
+export * from './power';
 export * from './proportions';
-export { lgamma, log1mexp, logBeta } from './special';
+export { lgamma, log1mexp, logBeta, logIncompleteBeta, logIncompleteGamma } from './special';
+export * from './summarize';
+export * from './t-distribution';
+export * from './welch';
