@@ -2,9 +2,9 @@
 // and records it. Time and the new run id are parameters (core reads no clock, makes no randomness).
 import type { CanaryState, CanaryStatus, Flag } from '../snapshot/types';
 
-export type CanaryAction = 'advance' | 'rollback' | 'pause' | 'resume' | 'complete' | 'restart';
+export type CanaryTransitionAction = 'advance' | 'rollback' | 'pause' | 'resume' | 'complete' | 'restart';
 
-export const CANARY_ACTIONS: readonly CanaryAction[] = [
+export const CANARY_TRANSITION_ACTIONS: readonly CanaryTransitionAction[] = [
   'advance',
   'rollback',
   'pause',
@@ -53,7 +53,7 @@ export function initialCanaryState(): CanaryState {
  */
 export function transitionCanary(
   flag: Pick<Flag, 'key' | 'stages' | 'canary'>,
-  action: CanaryAction,
+  action: CanaryTransitionAction,
   nowIso: string,
   runId?: string,
 ): CanaryTransitionResult {

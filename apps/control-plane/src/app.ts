@@ -1,0 +1,75 @@
+// Builds the Fastify application over an open database: decorations, error catalogue, auth, OpenAPI,
+// the snapshot service and every route module. No listening, no migrations here (see start.ts).
+import { EventEmitter } from 'node:events';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config';
+import type { Database, Db } from './db/client';
+import { registerErrorHandling } from './errors';
+import { authPlugin } from './auth/index';
+import { docsPlugin } from './routes/docs';
+import { routeModules } from './routes/index';
+import { SnapshotService } from './services/snapshots';
+import { StorageHealth } from './services/storage-health';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    database: Database;
+    db: Db;
+    /** Domain events: 'flag.updated', 'flag.created', 'flag.archived', 'canary.transition', 'snapshot.revision', … */
+    events: EventEmitter;
+    storage: StorageHealth;
+    snapshots: SnapshotService;
+  }
+}
+
+export interface BuildAppOptions {
+  config: Config;
+  database: Database;
+  /** The admin token the auth plugin accepts (from ensureAdminToken), if known. */
+  adminToken?: string | undefined;
+  /** Fastify logger option; defaults to the configured LOG_LEVEL. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config, database } = options;
+  const app = Fastify({
+    logger: options.logger ?? (config.logLevel === 'silent' ? false : { level: config.logLevel }),
+    // Unknown fields are errors (not silently dropped); body types are never coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+  });
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  app.decorate('config', config);
+  app.decorate('database', database);
+  app.decorate('db', database.db);
+  app.decorate('events', events);
+  app.decorate('storage', new StorageHealth(events));
+  const snapshots = new SnapshotService({
+    database,
+    config,
+    events,
+    storage: app.storage,
+    log: app.log,
+  });
+  app.decorate('snapshots', snapshots);
+
+  registerErrorHandling(app);
+
+  // OpenAPI first: the document is built from the routes registered after it.
+  await app.register(docsPlugin, { version: '0.1.0' });
+  await app.register(authPlugin, { db: database.db, config, adminToken: options.adminToken });
+
+  for (const mod of routeModules) await app.register(mod);
+
+  app.addHook('onReady', async () => {
+    await snapshots.start();
+  });
+  app.addHook('preClose', async () => {
+    await snapshots.stop();
+  });
+  return app;
+}

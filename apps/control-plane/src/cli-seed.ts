@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// `pnpm seed`: applies migrations, then seeds the default flags (idempotent).
+import { ConfigError, loadConfig } from './config';
+import { openDatabase } from './db/client';
+import { runMigrations } from './db/migrate';
+import { seedDefaultFlags } from './services/seed';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+  });
+  try {
+    await runMigrations(database.db);
+    const result = await seedDefaultFlags(database.db);
+    console.log(
+      result.created.length === 0
+        ? 'default flags already present; nothing to do'
+        : `seeded ${result.created.length} flag configurations (${Object.keys(result.revisions).join(', ')})`,
+    );
+  } finally {
+    await database.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? `Invalid configuration: ${err.message}` : err);
+  process.exit(1);
+});

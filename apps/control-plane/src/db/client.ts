@@ -1,0 +1,122 @@
+// One database handle over either embedded PGlite (a local folder, or memory) or a real Postgres
+// through the `postgres` driver; drizzle on both, so services are written once.
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema/index';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+// biome-ignore lint/suspicious/noExplicitAny: the relational-config generics differ between drivers.
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, any>;
+/** Either the database or an open transaction: services accept both. */
+export type DbOrTx = Db | Tx;
+
+export interface DatabaseOptions {
+  /** postgres://… — a real Postgres. */
+  databaseUrl?: string | undefined;
+  /** PGlite data folder (created when missing). Ignored when `databaseUrl` is set. */
+  dataDir?: string | undefined;
+  /** PGlite in memory (tests). */
+  memory?: boolean | undefined;
+  /** Postgres pool size (default 10). */
+  maxConnections?: number | undefined;
+  /** Postgres connect timeout in ms (default 5000). */
+  connectTimeoutMs?: number | undefined;
+}
+
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  db: Db;
+  /** Subscribes to a NOTIFY channel (PGlite: its in-process notifications). Returns an unsubscribe. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Runs `select 1`; throws when the database is unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Where the data lives, for logs (`postgres://host/db` without credentials, a folder, or `memory`). */
+  location: string;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'postgres';
+  }
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options);
+  return openPglite(options);
+}
+
+async function openPglite(options: DatabaseOptions): Promise<Database> {
+  let client: PGlite;
+  let location: string;
+  if (options.memory || !options.dataDir) {
+    client = new PGlite();
+    location = 'memory';
+  } else {
+    mkdirSync(options.dataDir, { recursive: true });
+    client = new PGlite(options.dataDir);
+    location = options.dataDir;
+  }
+  await client.waitReady;
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  return {
+    kind: 'pglite',
+    db,
+    location,
+    async listen(channel, onPayload) {
+      const unsubscribe = await client.listen(channel, onPayload);
+      return async () => {
+        if (!client.closed) await unsubscribe();
+      };
+    },
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      if (!client.closed) await client.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const client = postgres(url, {
+    max: options.maxConnections ?? 10,
+    connect_timeout: Math.max(1, Math.ceil((options.connectTimeoutMs ?? 5000) / 1000)),
+    idle_timeout: 60,
+    onnotice: () => {},
+    // JSON/JSONB come back parsed; timestamps as Date (drizzle maps per column).
+  });
+  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  return {
+    kind: 'postgres',
+    db,
+    location: redactUrl(url),
+    async listen(channel, onPayload) {
+      // postgres.js re-issues LISTEN on a fresh connection after the old one is lost.
+      const sub = await client.listen(channel, onPayload);
+      return async () => {
+        await sub.unlisten().catch(() => {});
+      };
+    },
+    async ping() {
+      await client`select 1`;
+    },
+    async close() {
+      await client.end({ timeout: 2 });
+    },
+  };
+}
+
+/** Sends a NOTIFY inside the caller's transaction (delivered on commit, dropped on rollback). */
+export async function notify(tx: DbOrTx, channel: string, payload: string): Promise<void> {
+  await tx.execute(sql`select pg_notify(${channel}, ${payload})`);
+}

@@ -1,0 +1,14 @@
+// @rupaya/control-plane: build or start the control plane, and the helpers tests use.
+export { type BuildAppOptions, buildApp } from './app';
+export { type Config, ConfigError, type ConfigEnv, loadConfig } from './config';
+export { type Database, type Db, type DbOrTx, openDatabase, type Tx } from './db/client';
+export { migrationStatus, runMigrations } from './db/migrate';
+export { ApiError, errorCatalogue, errors } from './errors';
+export {
+  applyCanaryTransition,
+  type CanaryTransitionInput,
+  type CanaryTransitionOutcome,
+} from './services/canary';
+export { DEFAULT_FLAGS, seedDefaultFlags } from './services/seed';
+export { prepareDatabase, type RunningControlPlane, type StartOptions, startControlPlane } from './start';
+export * from './testing';

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `rupaya-control-plane` / `pnpm start`: configuration from the environment, prints the URL and the
+// admin token, shuts down gracefully on SIGTERM/SIGINT.
+import { ConfigError, loadConfig } from './config';
+import { startWithConfig } from './start';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Invalid configuration: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const running = await startWithConfig(config);
+  const storage = config.databaseUrl
+    ? `Postgres (${running.db.location})`
+    : `PGlite (${running.db.location})`;
+  console.log(`Rupaya Flags control plane listening on ${running.url}  [storage: ${storage}]`);
+  console.log(`  ${running.adminTokenMessage}`);
+  if (running.adminToken) console.log(`  admin token: ${running.adminToken}`);
+  console.log(`  API docs: ${running.url}/docs   health: ${running.url}/health`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal} received: closing (in-flight requests finish, streams end)`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    try {
+      await running.close();
+      process.exit(0);
+    } catch (err) {
+      console.error(err);
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) console.error(`Invalid configuration: ${err.message}`);
+  else console.error(err);
+  process.exit(1);
+});

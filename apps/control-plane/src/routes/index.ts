@@ -1,0 +1,18 @@
+// Every route module of the control plane, registered in this order by buildApp.
+// Each module default-exports `async function (app: FastifyInstance)`; add yours here.
+import type { FastifyInstance } from 'fastify';
+import adminCanaryRoutes from './admin-canary';
+import adminEnvironmentRoutes from './admin-environments';
+import adminFlagRoutes from './admin-flags';
+import { adminKeysRoutes } from './admin-keys';
+import healthRoutes from './health';
+import sdkRoutes from './sdk';
+
+export const routeModules: ((app: FastifyInstance) => Promise<void>)[] = [
+  healthRoutes,
+  adminFlagRoutes,
+  adminCanaryRoutes,
+  adminEnvironmentRoutes,
+  adminKeysRoutes,
+  sdkRoutes,
+];

@@ -1,0 +1,127 @@
+// SDK endpoints: the environment's snapshot (prebuilt bytes, ETag/304, gzip/brotli) and the SSE
+// stream of new revisions (Last-Event-ID resume, heartbeat). Both keep serving the last built
+// revision while the database is down, marked with X-Rupaya-Stale: true.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../errors';
+import type { BuiltSnapshot, SnapshotRevisionEvent } from '../services/snapshots';
+
+/** Picks br, then gzip, then identity from Accept-Encoding (q=0 excludes). */
+export function chooseEncoding(header: string | undefined): 'br' | 'gzip' | 'identity' {
+  if (!header) return 'identity';
+  let br = false;
+  let gz = false;
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q !== undefined && Number(q.slice(2)) === 0) continue;
+    if (name === 'br') br = true;
+    else if (name === 'gzip' || name === 'x-gzip') gz = true;
+    else if (name === '*') {
+      br = true;
+      gz = true;
+    }
+  }
+  return br ? 'br' : gz ? 'gzip' : 'identity';
+}
+
+/** If-None-Match matches the ETag (also W/ and lists, and `*`). */
+function notModified(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+}
+
+async function currentSnapshot(app: FastifyInstance, environment: string): Promise<BuiltSnapshot> {
+  let built = app.snapshots.get(environment);
+  if (!built) {
+    await app.snapshots.refresh(environment);
+    built = app.snapshots.get(environment);
+  }
+  if (!built) throw errors.snapshotNotReady(environment);
+  return built;
+}
+
+export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
+  const open = new Set<FastifyReply>();
+
+  app.get(
+    '/api/sdk/v1/snapshot',
+    {
+      preHandler: app.requireSdkKey,
+      schema: {
+        tags: ['sdk'],
+        summary: "The SDK key's environment snapshot (ETag, If-None-Match → 304, gzip/br)",
+      },
+    },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const built = await currentSnapshot(app, request.sdk!.environment);
+      reply.header('etag', built.etag);
+      reply.header('cache-control', 'no-cache');
+      reply.header('vary', 'Accept-Encoding');
+      reply.header('x-rupaya-revision', String(built.revision));
+      if (app.snapshots.stale) reply.header('x-rupaya-stale', 'true');
+      if (notModified(request.headers['if-none-match'], built.etag)) return reply.code(304).send();
+      reply.type('application/json; charset=utf-8');
+      const enc = chooseEncoding(request.headers['accept-encoding']);
+      if (enc === 'identity') return reply.send(built.identity);
+      reply.header('content-encoding', enc);
+      return reply.send(enc === 'br' ? built.br : built.gzip);
+    },
+  );
+
+  app.get(
+    '/api/sdk/v1/stream',
+    {
+      preHandler: app.requireSdkKey,
+      schema: {
+        tags: ['sdk'],
+        summary: 'Server-sent events: `snapshot` event per new revision (id = revision), heartbeat comments',
+      },
+    },
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const environment = request.sdk!.environment;
+      const built = await currentSnapshot(app, environment);
+      const lastHeader =
+        request.headers['last-event-id'] ?? (request.query as { lastEventId?: string }).lastEventId;
+      const last =
+        typeof lastHeader === 'string' && /^\d+$/.test(lastHeader.trim()) ? Number(lastHeader) : -1;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        ...(app.snapshots.stale ? { 'x-rupaya-stale': 'true' } : {}),
+      });
+      res.write(`retry: 1000\n\n`);
+      let sent = last;
+      const push = (b: BuiltSnapshot) => {
+        if (b.revision <= sent) return;
+        sent = b.revision;
+        res.write(b.sseFrame);
+      };
+      push(built);
+      const onRevision = (e: SnapshotRevisionEvent) => {
+        if (e.environment !== environment) return;
+        const b = app.snapshots.get(environment);
+        if (b) push(b);
+      };
+      app.events.on('snapshot.revision', onRevision);
+      const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), app.config.sseHeartbeatMs);
+      open.add(reply);
+      const cleanup = () => {
+        clearInterval(heartbeat);
+        app.events.off('snapshot.revision', onRevision);
+        open.delete(reply);
+      };
+      res.on('close', cleanup);
+      res.on('error', cleanup);
+    },
+  );
+
+  app.addHook('preClose', async () => {
+    for (const reply of open) reply.raw.end();
+    open.clear();
+  });
+}

@@ -1,0 +1,263 @@
+// Snapshot revisions: written in the transaction of each change (revisionFor), built once per
+// revision into prebuilt bytes (identity, gzip, brotli q5, SSE frame), and kept in memory so the
+// SDK endpoints never serialise per request. Replicas learn of new revisions by LISTEN/NOTIFY
+// (PGlite: its in-process notifications) and by a periodic probe that also detects storage
+// outages and recovery.
+import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
+import { canonicalJson, checksumPayload, type Flag, SCHEMA_VERSION } from '@rupaya/flags-core';
+import { and, asc, desc, eq, isNull, lte } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config';
+import type { Database, DbOrTx } from '../db/client';
+import { notify } from '../db/client';
+import { environments, featureFlags, flagConfigs, snapshotRevisions } from '../db/schema/index';
+import { toFlag } from './flag-model';
+import type { StorageHealth } from './storage-health';
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+
+export const SNAPSHOT_CHANNEL = 'rupaya_snapshot';
+/** Revisions kept per environment (older rows are pruned in the writing transaction). */
+const KEEP_REVISIONS = 50;
+
+export interface BuiltSnapshot {
+  environment: string;
+  revision: number;
+  checksum: string;
+  generatedAt: string;
+  /** `"<revision>-<first 16 hex of checksum>"` (with quotes). */
+  etag: string;
+  identity: Buffer;
+  gzip: Buffer;
+  br: Buffer;
+  /** `id: <revision>\nevent: snapshot\ndata: <json>\n\n` */
+  sseFrame: Buffer;
+  flagCount: number;
+  /** Canaries with status `progressing` in this revision. */
+  activeCanaries: number;
+}
+
+export interface SnapshotRevisionEvent {
+  environment: string;
+  revision: number;
+}
+
+/**
+ * Inside a write transaction: locks the environment row, computes the environment's flags after
+ * the change, stores revision+1 with its checksum, and queues a NOTIFY (sent on commit).
+ */
+export async function createRevision(tx: DbOrTx, environment: string, cause: string): Promise<number> {
+  const locked = await tx
+    .select({ revision: environments.revision })
+    .from(environments)
+    .where(eq(environments.key, environment))
+    .for('update');
+  const current = locked[0];
+  if (!current) throw new Error(`environment ${environment} vanished during a write`);
+  const revision = current.revision + 1;
+  const rows = await tx
+    .select({ def: featureFlags, cfg: flagConfigs })
+    .from(flagConfigs)
+    .innerJoin(featureFlags, eq(featureFlags.key, flagConfigs.flagKey))
+    .where(and(eq(flagConfigs.environment, environment), isNull(featureFlags.archivedAt)))
+    .orderBy(asc(flagConfigs.flagKey));
+  const flags: Flag[] = rows.map((r) => toFlag(r.def, r.cfg));
+  const checksum = checksumOf(environment, revision, flags);
+  const generatedAt = new Date();
+  await tx.insert(snapshotRevisions).values({
+    environment,
+    revision,
+    checksum,
+    flagsJson: canonicalJson(flags),
+    generatedAt,
+    cause,
+  });
+  await tx.update(environments).set({ revision }).where(eq(environments.key, environment));
+  if (revision > KEEP_REVISIONS) {
+    await tx
+      .delete(snapshotRevisions)
+      .where(
+        and(
+          eq(snapshotRevisions.environment, environment),
+          lte(snapshotRevisions.revision, revision - KEEP_REVISIONS),
+        ),
+      );
+  }
+  await notify(tx, SNAPSHOT_CHANNEL, JSON.stringify({ environment, revision }));
+  return revision;
+}
+
+export function checksumOf(environment: string, revision: number, flags: Flag[]): string {
+  const payload = checksumPayload({ schemaVersion: SCHEMA_VERSION, environment, revision, flags });
+  return 'sha256:' + createHash('sha256').update(payload, 'utf8').digest('hex');
+}
+
+export interface SnapshotServiceOptions {
+  database: Database;
+  config: Config;
+  events: EventEmitter;
+  storage: StorageHealth;
+  log: FastifyBaseLogger;
+}
+
+export class SnapshotService {
+  private readonly built = new Map<string, BuiltSnapshot>();
+  /** Per-environment chain so builds of one environment apply in order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private unlisten: (() => Promise<void>) | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private stopped = false;
+
+  constructor(private readonly o: SnapshotServiceOptions) {}
+
+  get(environment: string): BuiltSnapshot | undefined {
+    return this.built.get(environment);
+  }
+
+  environments(): string[] {
+    return [...this.built.keys()];
+  }
+
+  /** True when the database was unreachable at the last attempt: responses carry X-Rupaya-Stale. */
+  get stale(): boolean {
+    return !this.o.storage.available;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      this.unlisten = await this.o.database.listen(SNAPSHOT_CHANNEL, (payload) => {
+        try {
+          const { environment } = JSON.parse(payload) as SnapshotRevisionEvent;
+          void this.refresh(environment);
+        } catch (err) {
+          this.o.log.warn({ err, payload }, 'bad snapshot notification');
+        }
+      });
+    } catch (err) {
+      this.o.log.warn({ err }, 'LISTEN failed; relying on the probe');
+    }
+    await this.probe();
+    this.scheduleProbe();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    const u = this.unlisten;
+    this.unlisten = undefined;
+    if (u) await u().catch(() => {});
+    await Promise.allSettled([...this.chains.values()]);
+  }
+
+  private scheduleProbe(): void {
+    if (this.stopped) return;
+    this.probeTimer = setTimeout(async () => {
+      await this.probe();
+      this.scheduleProbe();
+    }, this.o.config.dbProbeIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  /** Reads every environment's revision; rebuilds those that moved; tracks storage health. */
+  async probe(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      const rows = await this.o.database.db
+        .select({ key: environments.key, revision: environments.revision })
+        .from(environments);
+      this.o.storage.markAvailable();
+      await Promise.all(
+        rows.map((r) => {
+          const have = this.built.get(r.key);
+          return !have || have.revision < r.revision ? this.refresh(r.key) : undefined;
+        }),
+      );
+    } catch (err) {
+      this.o.storage.markUnavailable(err);
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** Loads and builds the latest revision of an environment if it is newer than the one held. */
+  refresh(environment: string): Promise<void> {
+    const prev = this.chains.get(environment) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.load(environment))
+      .catch((err) => {
+        this.o.log.warn({ err, environment }, 'snapshot refresh failed');
+      });
+    this.chains.set(environment, next);
+    return next;
+  }
+
+  private async load(environment: string): Promise<void> {
+    const rows = await this.o.database.db
+      .select()
+      .from(snapshotRevisions)
+      .where(eq(snapshotRevisions.environment, environment))
+      .orderBy(desc(snapshotRevisions.revision))
+      .limit(1);
+    const row = rows[0];
+    if (!row) return;
+    const have = this.built.get(environment);
+    if (have && have.revision >= row.revision) return;
+    const built = await this.build(row);
+    const now = this.built.get(environment);
+    if (now && now.revision >= built.revision) return;
+    this.built.set(environment, built);
+    this.o.events.emit('snapshot.revision', {
+      environment,
+      revision: built.revision,
+    } satisfies SnapshotRevisionEvent);
+  }
+
+  private async build(row: typeof snapshotRevisions.$inferSelect): Promise<BuiltSnapshot> {
+    const { config } = this.o;
+    const generatedAt = row.generatedAt.toISOString();
+    const flags = JSON.parse(row.flagsJson) as Flag[];
+    const json = canonicalJson({
+      schemaVersion: SCHEMA_VERSION,
+      environment: row.environment,
+      revision: row.revision,
+      checksum: row.checksum,
+      generatedAt,
+      cacheTtlSec: config.cacheTtlSec,
+      metricsWindowMs: config.metricsAggregationIntervalMs,
+      metricsFlushMs: config.metricsFlushMs,
+      flags,
+    });
+    const identity = Buffer.from(json, 'utf8');
+    const [gz, br] = await Promise.all([
+      gzipAsync(identity, { level: 6 }),
+      brotliAsync(identity, {
+        params: {
+          [zlibConstants.BROTLI_PARAM_QUALITY]: 5,
+          [zlibConstants.BROTLI_PARAM_SIZE_HINT]: identity.length,
+          [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
+        },
+      }),
+    ]);
+    const hex = row.checksum.replace(/^sha256:/, '');
+    return {
+      environment: row.environment,
+      revision: row.revision,
+      checksum: row.checksum,
+      generatedAt,
+      etag: `"${row.revision}-${hex.slice(0, 16)}"`,
+      identity,
+      gzip: gz,
+      br,
+      sseFrame: Buffer.from(`id: ${row.revision}\nevent: snapshot\ndata: ${json}\n\n`, 'utf8'),
+      flagCount: flags.length,
+      activeCanaries: flags.filter((f) => f.canary?.status === 'progressing').length,
+    };
+  }
+}
