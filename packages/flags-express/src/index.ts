@@ -1,0 +1,55 @@
+import type { EvaluationContext, EvaluationResult } from '@rupaya/flags-core';
+import { defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Evaluates a flag for this request's context; the result is a plain object. */
+      evaluateFlag(key: string, extra?: EvaluationContext): EvaluationResult;
+      /** `isEnabled`, `variant`, `value` for this request, and its context. */
+      flags: RequestFlags;
+    }
+  }
+}
+
+export interface FlagsMiddlewareOptions {
+  client: FlagsClient;
+  /** Context of a request (default: `req.user.id` as `userId`, plus `x-user-id`, `x-org-id`, `x-session-id`). */
+  context?: (req: Request) => EvaluationContext;
+  /** Record each request's route, status and latency for the cohorts it was served (default true). */
+  recordRequests?: boolean;
+}
+
+/** Route pattern of a matched request (`/orders/:id` under its router's mount path), else `(unmatched)`. */
+export function routeOf(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof path === 'string') return (req.baseUrl || '') + path;
+  return '(unmatched)';
+}
+
+export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler {
+  const { client } = options;
+  const contextOf = options.context ?? defaultRequestContext;
+  const record = options.recordRequests !== false;
+
+  return function rupayaFlags(req: Request, res: Response, next: NextFunction): void {
+    const flags = new RequestFlags(client, () => contextOf(req));
+    req.flags = flags;
+    req.evaluateFlag = (key, extra) => flags.evaluate(key, extra);
+    if (record) {
+      // The route is known once a handler matched; capture it before routers unwind baseUrl.
+      let route: string | undefined;
+      const writeHead = res.writeHead;
+      res.writeHead = function (this: Response, ...args: unknown[]) {
+        route ??= routeOf(req);
+        return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+      } as typeof res.writeHead;
+      res.once('finish', () => flags.record(route ?? routeOf(req), req.method, res.statusCode));
+    }
+    // Evaluations anywhere in the request's async chain (also through `client` directly) count for it.
+    client.runInRequest(flags.scope, next);
+  };
+}
+
+export { RequestFlags };

@@ -1,0 +1,293 @@
+import {
+  alignWindow,
+  WindowAggregate,
+  type EventBatch,
+  type ExposureBatch,
+  type GaugeWindow,
+  type MetricsBatch,
+  type SerializedWindow,
+  type Snapshot,
+} from '@rupaya/flags-core';
+import type { Agent } from 'undici';
+import type { Logger } from '../logger';
+import { Backoff } from '../sync/backoff';
+import { HttpStatusError, postJson, type HttpSettings } from '../sync/http';
+import type { MetricsOptions, RequestRecord } from '../types';
+import { SDK_NAME, SDK_VERSION } from '../version';
+import { GaugeSampler, mergeGaugeSamples, type GaugeSample } from './gauges';
+import { type Batch, newBatchKey, Outbox } from './outbox';
+
+export interface ReporterDeps {
+  agent: Agent;
+  http: HttpSettings;
+  logger: Logger;
+  instanceId: string;
+  options: MetricsOptions;
+  snapshot: () => Snapshot | undefined;
+  onError: (err: Error) => void;
+}
+
+type Exposure = ExposureBatch['exposures'][number];
+type TrackedEvent = EventBatch['events'][number];
+
+const DEFAULT_WINDOW_MS = 10_000;
+
+/**
+ * Aggregates requests, evaluations, exposures and events in memory (no I/O on the request path)
+ * and sends them in batches on a timer. Requests go into aligned windows per (flag, cohort or
+ * variant, endpoint), each a count plus a latency sketch: fixed size whatever the request rate.
+ */
+export class MetricsReporter {
+  private readonly outbox: Outbox;
+  private readonly backoff: Backoff;
+  private readonly sampler: GaugeSampler | undefined;
+  private readonly windows = new Map<string, WindowAggregate>();
+  private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
+  private evaluations = new Map<string, Map<string | null, number>>();
+  private exposures: Exposure[] = [];
+  private exposureWindow = -1;
+  private readonly exposureSeen = new Set<string>();
+  private events: TrackedEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<boolean> | undefined;
+  private closed = false;
+  /** Batches accepted by the control plane (for tests and diagnostics). */
+  sent = 0;
+  /** Batches the control plane rejected as invalid (4xx): dropped, not retried. */
+  rejected = 0;
+
+  constructor(private readonly deps: ReporterDeps) {
+    this.outbox = new Outbox(deps.options.maxBufferedRecords ?? 10_000);
+    this.backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    if (deps.options.gauges !== false) this.sampler = new GaugeSampler(deps.options.dbPool);
+    this.schedule(this.flushIntervalMs());
+  }
+
+  get dropped(): number {
+    return this.outbox.droppedTotal;
+  }
+
+  get buffered(): number {
+    return this.outbox.records + this.exposures.length + this.events.length;
+  }
+
+  windowMs(): number {
+    return this.deps.snapshot()?.metricsWindowMs ?? this.deps.options.windowMs ?? DEFAULT_WINDOW_MS;
+  }
+
+  flushIntervalMs(): number {
+    return this.deps.options.flushIntervalMs ?? this.deps.snapshot()?.metricsFlushMs ?? this.windowMs();
+  }
+
+  // ------------------------------------------------------------------ recording (hot path)
+
+  recordRequest(record: RequestRecord): void {
+    if (this.closed || !record.served || record.served.length === 0) return;
+    const durationMs = this.windowMs();
+    const windowStart = alignWindow(Date.now(), durationMs);
+    const endpoint = `${record.method.toUpperCase()} ${record.route}`;
+    for (const served of record.served) {
+      const key = `${windowStart}\u0000${served.flag}\u0000${served.cohort ?? ''}\u0000${served.variant ?? ''}\u0000${served.stage ?? ''}\u0000${endpoint}`;
+      let series = this.windows.get(key);
+      if (!series) {
+        series = new WindowAggregate({
+          windowStart,
+          durationMs,
+          flag: served.flag,
+          cohort: served.cohort || undefined,
+          variant: served.variant || undefined,
+          stage: served.stage,
+          endpoint,
+        });
+        this.windows.set(key, series);
+      }
+      // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
+      const error = record.status >= 500;
+      series.record(Math.max(0, record.durationMs), error ? { error, status: record.status } : undefined);
+    }
+  }
+
+  recordEvaluation(flag: string, variant: string | null): void {
+    let perVariant = this.evaluations.get(flag);
+    if (!perVariant) this.evaluations.set(flag, (perVariant = new Map()));
+    perVariant.set(variant, (perVariant.get(variant) ?? 0) + 1);
+  }
+
+  /** First exposure of a unit to a flag in the current window only. */
+  recordExposure(flag: string, unitKey: string, variant: string, revision: number): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const windowStart = alignWindow(now, this.windowMs());
+    if (windowStart !== this.exposureWindow) {
+      this.exposureWindow = windowStart;
+      this.exposureSeen.clear();
+    }
+    const key = `${flag}\u0000${unitKey}`;
+    if (this.exposureSeen.has(key)) return;
+    this.exposureSeen.add(key);
+    this.exposures.push({ flag, unitKey, variant, timestamp: now, revision });
+    this.boundPending();
+  }
+
+  track(event: string, unitKey: string, value?: number): void {
+    if (this.closed) return;
+    const e: TrackedEvent = { event, unitKey, timestamp: Date.now() };
+    if (value !== undefined && Number.isFinite(value)) e.value = value;
+    this.events.push(e);
+    this.boundPending();
+  }
+
+  private boundPending(): void {
+    const max = this.deps.options.maxBufferedRecords ?? 10_000;
+    let excess = this.outbox.records + this.exposures.length + this.events.length - max;
+    if (excess <= 0) return;
+    // Oldest first: queued batches, then the oldest pending records.
+    this.outbox.enforceBound(this.exposures.length + this.events.length);
+    excess = this.outbox.records + this.exposures.length + this.events.length - max;
+    while (excess > 0) {
+      const e = this.exposures[0];
+      const t = this.events[0];
+      if (e && (!t || e.timestamp <= t.timestamp)) this.exposures.shift();
+      else this.events.shift();
+      this.outbox.dropped++;
+      this.outbox.droppedTotal++;
+      excess--;
+    }
+  }
+
+  // ------------------------------------------------------------------ batching and sending
+
+  /** Moves everything complete (everything, when `final`) into batches with fresh keys. */
+  private cut(final: boolean): void {
+    const now = Date.now();
+    const durationMs = this.windowMs();
+    if (this.sampler) {
+      const start = alignWindow(now, durationMs);
+      const sample = this.sampler.sample();
+      const prev = this.gauges.get(start);
+      this.gauges.set(start, { durationMs, sample: prev ? mergeGaugeSamples(prev.sample, sample) : sample });
+    }
+    const windows: SerializedWindow[] = [];
+    for (const [key, series] of this.windows) {
+      if (final || series.windowStart + series.durationMs <= now) {
+        windows.push(series.toSerialized());
+        this.windows.delete(key);
+      }
+    }
+    const gauges: GaugeWindow[] = [];
+    for (const [start, g] of this.gauges) {
+      if (final || start + g.durationMs <= now) {
+        gauges.push({ windowStart: start, durationMs: g.durationMs, ...g.sample });
+        this.gauges.delete(start);
+      }
+    }
+    const evaluations: NonNullable<MetricsBatch['evaluations']> = [];
+    for (const [flag, perVariant] of this.evaluations) {
+      for (const [variant, count] of perVariant) evaluations.push({ flag, variant, count });
+    }
+    this.evaluations = new Map();
+    if (this.exposures.length > 0) {
+      const exposures = this.exposures;
+      this.exposures = [];
+      this.outbox.push({
+        kind: 'exposures',
+        path: '/api/sdk/v1/exposures',
+        body: { instanceId: this.deps.instanceId, batchKey: newBatchKey(), exposures },
+      });
+    }
+    if (this.events.length > 0) {
+      const events = this.events;
+      this.events = [];
+      this.outbox.push({
+        kind: 'events',
+        path: '/api/sdk/v1/events',
+        body: { instanceId: this.deps.instanceId, batchKey: newBatchKey(), events },
+      });
+    }
+    // The metrics batch goes last so that it can carry every drop so far, including the ones its
+    // own push causes.
+    if (windows.length > 0 || gauges.length > 0 || evaluations.length > 0 || this.outbox.dropped > 0) {
+      const body: MetricsBatch = {
+        instanceId: this.deps.instanceId,
+        batchKey: newBatchKey(),
+        sdk: { name: SDK_NAME, version: SDK_VERSION },
+        windows,
+      };
+      if (gauges.length > 0) body.gauges = gauges;
+      if (evaluations.length > 0) body.evaluations = evaluations;
+      this.outbox.push({ kind: 'metrics', path: '/api/sdk/v1/metrics', body });
+      if (this.outbox.dropped > 0) body.dropped = this.outbox.dropped;
+      this.outbox.dropped = 0;
+    }
+  }
+
+  /** Cuts batches and sends the queue in order; true when the queue is empty afterwards. */
+  flush(options: { final: boolean }): Promise<boolean> {
+    const run = async (): Promise<boolean> => {
+      if (this.flushing) await this.flushing.catch(() => false);
+      this.cut(options.final);
+      return this.sendQueue();
+    };
+    const p = run();
+    this.flushing = p;
+    void p.finally(() => {
+      if (this.flushing === p) this.flushing = undefined;
+    });
+    return p;
+  }
+
+  private async sendQueue(): Promise<boolean> {
+    for (let batch = this.outbox.peek(); batch; batch = this.outbox.peek()) {
+      try {
+        await this.send(batch);
+        this.outbox.shift();
+        this.sent++;
+        this.backoff.reset();
+      } catch (err) {
+        if (err instanceof HttpStatusError && !err.retryable) {
+          // The control plane says the batch is invalid: retrying the same bytes cannot help.
+          this.outbox.shift();
+          this.rejected++;
+          this.deps.logger.error(`${batch.kind} batch ${batch.body.batchKey} rejected: ${err.message}`);
+          this.deps.onError(err);
+          continue;
+        }
+        this.deps.logger.warn(
+          `${batch.kind} batch ${batch.body.batchKey} not sent (${(err as Error).message}); kept for retry`,
+        );
+        this.deps.onError(err as Error);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private async send(batch: Batch): Promise<void> {
+    await postJson(this.deps.agent, this.deps.http, batch.path, batch.body);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.flush({ final: false })
+        .then((ok) => this.schedule(ok ? this.flushIntervalMs() : this.backoff.next()))
+        .catch(() => this.schedule(this.backoff.next()));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** Final flush (the current partial window included), then stop. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      await this.flush({ final: true });
+    } finally {
+      this.sampler?.stop();
+    }
+  }
+}
+
+/** Re-exported for tests of the batch logic. */
+export type { Batch };

@@ -1,0 +1,86 @@
+import { performance } from 'node:perf_hooks';
+import type { EvaluationContext, EvaluationResult, FlagValue, Widen } from '@rupaya/flags-core';
+import { type FlagsClient, RequestScope } from './client';
+
+/**
+ * Headers read by the default context of the Express and Fastify integrations
+ * (only when the request has no `req.user.id`): header → context attribute.
+ */
+export const CONTEXT_HEADERS: Readonly<Record<string, string>> = {
+  'x-user-id': 'userId',
+  'x-org-id': 'orgId',
+  'x-session-id': 'sessionId',
+};
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+
+/** Default context of a request: `req.user.id` as `userId`, plus the documented headers. */
+export function defaultRequestContext(req: { user?: unknown; headers: HeaderBag }): EvaluationContext {
+  const ctx: EvaluationContext = {};
+  for (const [header, attribute] of Object.entries(CONTEXT_HEADERS)) {
+    const raw = req.headers[header];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value !== undefined && value !== '') ctx[attribute] = value;
+  }
+  const user = req.user as { id?: unknown } | undefined;
+  if (user && user.id !== undefined && user.id !== null) ctx.userId = String(user.id);
+  return ctx;
+}
+
+/**
+ * Per-request flag access for middleware: evaluates with the request's context (computed once, on
+ * first use, so auth middleware that runs later still counts), remembers which cohorts and
+ * variants the request was served, and records the request when it ends.
+ */
+export class RequestFlags {
+  readonly scope = new RequestScope();
+  readonly startedAt = performance.now();
+  private ctx: EvaluationContext | undefined;
+
+  constructor(
+    readonly client: FlagsClient,
+    private readonly contextOf: () => EvaluationContext,
+  ) {}
+
+  get context(): EvaluationContext {
+    if (this.ctx === undefined) {
+      try {
+        this.ctx = this.contextOf() ?? {};
+      } catch {
+        this.ctx = {};
+      }
+    }
+    return this.ctx;
+  }
+
+  /** Full result (a plain object: `await` on it works too). `extra` adds to the request's context. */
+  evaluate(key: string, extra?: EvaluationContext): EvaluationResult {
+    const ctx = extra ? { ...this.context, ...extra } : this.context;
+    return this.client.runInRequest(this.scope, () => this.client.evaluate(key, ctx));
+  }
+
+  isEnabled(key: string, extra?: EvaluationContext): boolean {
+    return this.evaluate(key, extra).enabled;
+  }
+
+  variant(key: string, extra?: EvaluationContext): string | null {
+    return this.evaluate(key, extra).variant;
+  }
+
+  /** The served value, or `fallback` (also when the served value's type differs from the fallback's). */
+  value<T extends FlagValue>(key: string, fallback: T, extra?: EvaluationContext): Widen<T> {
+    const ctx = extra ? { ...this.context, ...extra } : this.context;
+    return this.client.runInRequest(this.scope, () => this.client.value(key, ctx, fallback));
+  }
+
+  /** Records the finished request (no-op when it was served no cohort or variant). */
+  record(
+    route: string,
+    method: string,
+    status: number,
+    durationMs = performance.now() - this.startedAt,
+  ): void {
+    if (this.scope.served.length === 0) return;
+    this.client.recordRequest({ route, method, status, durationMs, served: this.scope.served });
+  }
+}

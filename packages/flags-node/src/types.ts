@@ -1,0 +1,90 @@
+import type { Cohort, EvaluationResult, Snapshot } from '@rupaya/flags-core';
+import type { Logger } from './logger';
+import type { BackoffOptions } from './sync/backoff';
+
+export type ReadyState = 'READY' | 'STALE' | 'NOT_READY';
+
+/** Where the snapshot in use came from. */
+export type SnapshotSource = 'live' | 'cache' | 'bootstrap';
+
+export interface DbPoolSaturation {
+  /** Connections in use / pool size, percent. */
+  saturationPercent: number;
+  /** Callers waiting for a connection. */
+  waiters?: number;
+}
+
+export interface MetricsOptions {
+  /** Default true. */
+  enabled?: boolean;
+  /** How often to send; default the snapshot's `metricsFlushMs`, else 10,000 ms. */
+  flushIntervalMs?: number;
+  /** Window length when the snapshot advertises none (default 10,000 ms). */
+  windowMs?: number;
+  /** Bound of buffered records (windows + exposures + events); the oldest are dropped beyond it. Default 10,000. */
+  maxBufferedRecords?: number;
+  /** Resource gauges (heap, RSS, CPU, event-loop delay); default true. */
+  gauges?: boolean;
+  /** Optional: DB pool saturation reported with the gauges. */
+  dbPool?: () => DbPoolSaturation | undefined;
+}
+
+export interface ClientOptions {
+  /** Base URL of the control plane, e.g. `http://127.0.0.1:4000`. */
+  url: string;
+  /** SDK key of one environment. */
+  sdkKey: string;
+  /** Keep an SSE connection open (default true); polling still runs as a safety net. */
+  streaming?: boolean;
+  /** ETag poll interval, ms (default 30,000). */
+  pollIntervalMs?: number;
+  /** Connect/headers/body timeout of each request, ms (default 10,000). */
+  requestTimeoutMs?: number;
+  /** A stream silent (no heartbeat) for this long is reconnected, ms (default 45,000). */
+  streamIdleTimeoutMs?: number;
+  /** Reconnect/retry backoff (full jitter). */
+  backoff?: BackoffOptions;
+  /** Last good snapshot kept here (written atomically) and loaded at start. */
+  cacheFile?: string;
+  /** A snapshot to serve (as STALE) until a live one arrives. */
+  bootstrap?: Snapshot | string;
+  /** Expected environment; by default the first accepted snapshot's environment binds the client. */
+  environment?: string;
+  metrics?: MetricsOptions;
+  logger?: Logger;
+  /** Stable id of this process in metric batches (default: random per client). */
+  instanceId?: string;
+}
+
+/** One flag's contribution to a request, for canary and experiment metrics. */
+export interface ServedFlag {
+  flag: string;
+  cohort?: Cohort | string;
+  variant?: string;
+  stage?: number;
+}
+
+export interface RequestRecord {
+  /** Route pattern, e.g. `/checkout/:id` (not the raw URL). */
+  route: string;
+  method: string;
+  status: number;
+  durationMs: number;
+  served?: ServedFlag[];
+}
+
+export interface ChangeEvent {
+  previousRevision: number | undefined;
+  revision: number;
+  changedKeys: string[];
+  source: SnapshotSource;
+}
+
+export interface ClientEvents {
+  ready: [{ revision: number }];
+  change: [ChangeEvent];
+  stale: [{ revision: number | undefined; reason: string }];
+  error: [Error];
+}
+
+export type { EvaluationResult };

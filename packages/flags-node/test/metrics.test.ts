@@ -1,0 +1,254 @@
+import { type MetricsBatch, type SerializedWindow, alignWindow, LatencySketch } from '@rupaya/flags-core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MetricsReporter } from '../src/metrics/reporter';
+import { createAgent } from '../src/sync/http';
+import type { MetricsOptions } from '../src/types';
+import { captureLogger, LoopbackServer } from './helpers';
+
+let server: LoopbackServer;
+let url: string;
+let reporters: MetricsReporter[] = [];
+
+beforeEach(async () => {
+  server = new LoopbackServer();
+  url = await server.listen();
+});
+
+afterEach(async () => {
+  for (const r of reporters) await r.close().catch(() => {});
+  reporters = [];
+  await server.close();
+});
+
+function reporter(options: MetricsOptions = {}, target = url) {
+  const logger = captureLogger();
+  const r = new MetricsReporter({
+    agent: createAgent(1000),
+    http: { baseUrl: target, sdkKey: 'k', requestTimeoutMs: 1000, userAgent: 'test' },
+    logger,
+    instanceId: 'instance-1',
+    options: { windowMs: 200, flushIntervalMs: 60_000, ...options },
+    snapshot: () => undefined,
+    onError: () => {},
+  });
+  reporters.push(r);
+  return { r, logger };
+}
+
+/** Accepts every batch once per key (like the control plane), answering 202. */
+function acceptAll() {
+  const keys = new Set<string>();
+  server.handle = (_req, res, body) => {
+    const batch = JSON.parse(body) as { batchKey: string };
+    const duplicate = keys.has(batch.batchKey);
+    keys.add(batch.batchKey);
+    res.writeHead(202, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ accepted: 1, duplicate }));
+  };
+  return keys;
+}
+
+const metricsBatches = () =>
+  server.received.filter((r) => r.path === '/api/sdk/v1/metrics').map((r) => r.body as MetricsBatch);
+
+describe('request metrics', () => {
+  it('aggregates per (flag, cohort or variant, endpoint) in aligned windows with latency sketches', async () => {
+    acceptAll();
+    const { r } = reporter();
+    const served = [
+      { flag: 'canary.pay', cohort: 'treatment', stage: 1 },
+      { flag: 'experiment.checkout', variant: 'variant_a' },
+    ];
+    const t0 = Date.now();
+    for (let i = 0; i < 100; i++) {
+      r.recordRequest({
+        route: '/pay/:id',
+        method: 'post',
+        status: i < 7 ? 503 : i < 10 ? 404 : 200,
+        durationMs: i + 1,
+        served,
+      });
+    }
+    r.recordRequest({
+      route: '/pay/:id',
+      method: 'POST',
+      status: 200,
+      durationMs: 5,
+      served: [{ flag: 'canary.pay', cohort: 'control', stage: 1 }],
+    });
+    r.recordRequest({ route: '/health', method: 'GET', status: 200, durationMs: 1, served: [] }); // nothing served: not recorded
+    await r.close(); // final flush: the partial window too
+    const windows = metricsBatches().flatMap((b) => b.windows);
+    const byKey = (flag: string, part: string) =>
+      windows.filter((w) => w.flag === flag && (w.cohort === part || w.variant === part));
+    const treatment = byKey('canary.pay', 'treatment');
+    const sum = (ws: SerializedWindow[], f: (w: SerializedWindow) => number) =>
+      ws.reduce((a, w) => a + f(w), 0);
+    expect(sum(treatment, (w) => w.requests)).toBe(100);
+    expect(sum(treatment, (w) => w.errors)).toBe(7); // 5xx only
+    expect(treatment[0]).toMatchObject({ endpoint: 'POST /pay/:id', stage: 1, durationMs: 200 });
+    expect(treatment[0]?.topErrors[0]).toMatchObject({ endpoint: 'POST /pay/:id', status: 503 });
+    expect(sum(byKey('experiment.checkout', 'variant_a'), (w) => w.requests)).toBe(100);
+    expect(sum(byKey('canary.pay', 'control'), (w) => w.requests)).toBe(1);
+    for (const w of windows) {
+      expect(w.windowStart).toBe(alignWindow(w.windowStart, 200));
+      expect(w.windowStart).toBeGreaterThanOrEqual(alignWindow(t0, 200));
+    }
+    // The sketch is core's: its P99 of 1..100 ms is within 1% relative accuracy.
+    const merged = new LatencySketch();
+    for (const w of treatment) merged.merge(LatencySketch.fromSerialized(w.latency));
+    expect(merged.quantile(0.99)).toBeGreaterThan(98 * 0.99);
+    expect(merged.quantile(0.99)).toBeLessThan(100 * 1.01);
+    expect(windows.some((w) => w.endpoint === 'GET /health')).toBe(false);
+  });
+
+  it('sends only closed windows on a regular flush', async () => {
+    acceptAll();
+    const { r } = reporter({ windowMs: 100_000 });
+    r.recordRequest({
+      route: '/a',
+      method: 'GET',
+      status: 200,
+      durationMs: 3,
+      served: [{ flag: 'f.x', cohort: 'none' }],
+    });
+    await r.flush({ final: false });
+    expect(metricsBatches().flatMap((b) => b.windows)).toHaveLength(0);
+    await r.flush({ final: true });
+    expect(metricsBatches().flatMap((b) => b.windows)).toHaveLength(1);
+  });
+
+  it('reports evaluation counts and gauges', async () => {
+    acceptAll();
+    const { r } = reporter({ dbPool: () => ({ saturationPercent: 42.5, waiters: 3 }) });
+    r.recordEvaluation('f.a', 'on');
+    r.recordEvaluation('f.a', 'on');
+    r.recordEvaluation('f.a', null);
+    await r.close();
+    const batch = metricsBatches()[0]!;
+    expect(batch.evaluations).toEqual(
+      expect.arrayContaining([
+        { flag: 'f.a', variant: 'on', count: 2 },
+        { flag: 'f.a', variant: null, count: 1 },
+      ]),
+    );
+    const g = batch.gauges?.[0];
+    expect(g?.rssBytes).toBeGreaterThan(1_000_000);
+    expect(g?.heapUsedPercent).toBeGreaterThan(0);
+    expect(g?.heapUsedPercent).toBeLessThan(100);
+    expect(g?.cpuPercent).toBeGreaterThanOrEqual(0);
+    expect(g).toMatchObject({ dbPoolSaturationPercent: 42.5, dbPoolWaiters: 3 });
+    expect(batch.sdk?.name).toBe('@rupaya/flags-node');
+  });
+});
+
+describe('exposures and events', () => {
+  it('deduplicates exposures per unit and flag within a window', async () => {
+    acceptAll();
+    const { r } = reporter({ windowMs: 60_000 });
+    for (let i = 0; i < 5; i++) r.recordExposure('exp.a', 'u1', 'control', 3);
+    r.recordExposure('exp.a', 'u2', 'variant_a', 3);
+    r.recordExposure('exp.b', 'u1', 'control', 3);
+    r.track('purchase', 'u1', 42.5);
+    r.track('signup', 'u2');
+    await r.close();
+    const exposures = server.received.filter((x) => x.path === '/api/sdk/v1/exposures');
+    expect(exposures).toHaveLength(1);
+    const list = (exposures[0]!.body as { exposures: { flag: string; unitKey: string }[] }).exposures;
+    expect(list.map((e) => `${e.flag}/${e.unitKey}`)).toEqual(['exp.a/u1', 'exp.a/u2', 'exp.b/u1']);
+    const events = server.received.filter((x) => x.path === '/api/sdk/v1/events');
+    expect((events[0]!.body as { events: unknown[] }).events).toEqual([
+      expect.objectContaining({ event: 'purchase', unitKey: 'u1', value: 42.5 }),
+      expect.objectContaining({ event: 'signup', unitKey: 'u2' }),
+    ]);
+  });
+});
+
+describe('delivery', () => {
+  it('retries a failed batch with the same batchKey and never sends it twice once accepted', async () => {
+    let failures = 2;
+    const keys = acceptAll();
+    const accept = server.handle;
+    server.handle = (req, res, body) => {
+      if (failures-- > 0) {
+        res.writeHead(503);
+        res.end('{"error":{"code":"STORAGE_UNAVAILABLE","message":"down"}}');
+        return;
+      }
+      accept(req, res, body);
+    };
+    const { r } = reporter({ gauges: false });
+    r.track('purchase', 'u1', 1);
+    expect(await r.flush({ final: true })).toBe(false);
+    expect(await r.flush({ final: true })).toBe(false);
+    expect(await r.flush({ final: true })).toBe(true);
+    expect(await r.flush({ final: true })).toBe(true);
+    const sent = server.received
+      .filter((x) => x.path === '/api/sdk/v1/events')
+      .map((x) => (x.body as { batchKey: string }).batchKey);
+    expect(sent).toHaveLength(3);
+    expect(new Set(sent).size).toBe(1);
+    expect(keys.size).toBe(1);
+  });
+
+  it('resends a batch whose response was lost, under the same key', async () => {
+    const keys = acceptAll();
+    const accept = server.handle;
+    let lose = true;
+    server.handle = (req, res, body) => {
+      if (lose) {
+        lose = false;
+        accept(req, { writeHead: () => {}, end: () => res.destroy() } as never, body); // stored, answer lost
+        return;
+      }
+      accept(req, res, body);
+    };
+    const { r } = reporter({ gauges: false });
+    r.track('purchase', 'u1', 1);
+    expect(await r.flush({ final: true })).toBe(false);
+    expect(await r.flush({ final: true })).toBe(true);
+    const sent = server.received.map((x) => (x.body as { batchKey: string }).batchKey);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toBe(sent[1]);
+    expect(keys.size).toBe(1);
+  });
+
+  it('drops a batch the server rejects as invalid (4xx) instead of retrying it forever', async () => {
+    server.handle = (_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"VALIDATION_FAILED","message":"events[0].event: bad"}}');
+    };
+    const { r, logger } = reporter({ gauges: false });
+    r.track('purchase', 'u1', 1);
+    expect(await r.flush({ final: true })).toBe(true);
+    expect(r.rejected).toBe(1);
+    expect(logger.lines.some((l) => l.level === 'error' && /VALIDATION_FAILED/.test(l.message))).toBe(true);
+  });
+
+  it('bounds the buffer during an outage, drops the oldest and reports the drop count', async () => {
+    const down = new LoopbackServer();
+    const deadUrl = await down.listen();
+    await down.close();
+    const { r } = reporter({ maxBufferedRecords: 50, gauges: false }, deadUrl);
+    for (let i = 0; i < 80; i++) r.track('click', `u${i}`);
+    expect(r.buffered).toBe(50);
+    expect(r.dropped).toBe(30);
+    await r.flush({ final: false });
+    for (let i = 80; i < 100; i++) r.track('click', `u${i}`);
+    expect(r.buffered).toBeLessThanOrEqual(50);
+    // 30, then the 20 new ones, plus records pushed out by the batch that carries the count.
+    expect(r.dropped).toBeGreaterThanOrEqual(50);
+    // Point the same reporter at a live server: the survivors and the drop count arrive.
+    acceptAll();
+    (r as unknown as { deps: { http: { baseUrl: string } } }).deps.http.baseUrl = url;
+    expect(await r.flush({ final: true })).toBe(true);
+    const events = server.received
+      .filter((x) => x.path === '/api/sdk/v1/events')
+      .flatMap((x) => (x.body as { events: { unitKey: string }[] }).events.map((e) => e.unitKey));
+    expect(events.length).toBeLessThanOrEqual(50);
+    expect(events.at(-1)).toBe('u99'); // newest kept
+    expect(events).not.toContain('u0'); // oldest dropped
+    const reported = metricsBatches().reduce((a, b) => a + (b.dropped ?? 0), 0);
+    expect(reported).toBe(r.dropped);
+  });
+});

@@ -1,0 +1,2 @@
+export { RupayaProvider, type RupayaProviderOptions } from './provider';
+export { mapReason, toRupayaContext } from './mapping';
