@@ -9,3 +9,4 @@ export { lgamma, log1mexp, logBeta, logIncompleteBeta, logIncompleteGamma } from
 export * from './summarize';
 export * from './t-distribution';
 export * from './welch';
+export * from './analyze';
