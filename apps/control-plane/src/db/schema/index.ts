@@ -2,3 +2,4 @@
 // One file per area: add `export * from './<area>';` for each new schema file.
 export * from './core';
 export * from './auth';
+export * from './experiments';
