@@ -95,17 +95,21 @@ export const errors = {
   forbiddenRole: (needed: string, actual: string) =>
     make('FORBIDDEN_ROLE', `this call needs role ${needed}; the credentials have role ${actual}`),
   notFound: (method: string, url: string) => make('NOT_FOUND', `route ${method} ${url} does not exist`),
-  flagNotFound: (key: string) => make('FLAG_NOT_FOUND', `flag "${key}" does not exist`, 'key'),
+  flagNotFound: (key: string) => make('FLAG_NOT_FOUND', `no flag with key "${key}"`, 'key'),
   environmentNotFound: (env: string) =>
     make('ENVIRONMENT_NOT_FOUND', `environment "${env}" does not exist`, 'environment'),
-  experimentNotFound: (key: string) =>
-    make('EXPERIMENT_NOT_FOUND', `experiment "${key}" does not exist`, 'key'),
-  flagExists: (key: string) => make('FLAG_EXISTS', `flag "${key}" already exists`, 'key'),
+  experimentNotFound: (key: string) => make('EXPERIMENT_NOT_FOUND', `no experiment with key "${key}"`, 'key'),
+  flagExists: (key: string) => make('FLAG_EXISTS', `a flag with key "${key}" already exists`, 'key'),
   environmentExists: (env: string) =>
-    make('ENVIRONMENT_EXISTS', `environment "${env}" already exists`, 'key'),
+    make('ENVIRONMENT_EXISTS', `an environment with key "${env}" already exists`, 'key'),
   notACanary: (key: string, env: string) =>
-    make('NOT_A_CANARY', `flag "${key}" is not a canary in environment "${env}" (it has no stages)`, 'key'),
-  notAnExperiment: (key: string) => make('NOT_AN_EXPERIMENT', `flag "${key}" is not an experiment`, 'key'),
+    make(
+      'NOT_A_CANARY',
+      `flag with key "${key}" is not a canary in environment "${env}" (it has no stages)`,
+      'key',
+    ),
+  notAnExperiment: (key: string) =>
+    make('NOT_AN_EXPERIMENT', `flag with key "${key}" is not an experiment`, 'key'),
   invalidTransition: (message: string) => make('INVALID_TRANSITION', message, 'canary.status'),
   versionConflict: (expected: string, current: string) =>
     make(

@@ -1,6 +1,6 @@
 // Environments: dev, staging, prod and custom ones. A new environment copies every flag's
 // configuration from another environment (default: the default environment), so it starts complete.
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { environmentKeyPattern } from '../config';
 import type { Db, DbOrTx } from '../db/client';
 import { environments, flagConfigs } from '../db/schema/index';
@@ -24,7 +24,11 @@ export async function listEnvironments(db: DbOrTx): Promise<EnvironmentInfo[]> {
   const rows = await db
     .select()
     .from(environments)
-    .orderBy(asc(environments.createdAt), asc(environments.key));
+    .orderBy(
+      sql`case ${environments.key} when 'dev' then 0 when 'staging' then 1 when 'prod' then 2 else 3 end`,
+      asc(environments.createdAt),
+      asc(environments.key),
+    );
   return rows.map((r) => ({
     key: r.key,
     name: r.name,
