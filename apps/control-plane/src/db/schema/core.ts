@@ -141,6 +141,8 @@ export const webhooks = pgTable('webhooks', {
   secret: text('secret').notNull(),
   events: jsonb('events').$type<string[]>().notNull(),
   environment: text('environment'),
+  /** Body format: 'json' (the event) or 'slack' (incoming-webhook `text`). Added by the canary area. */
+  format: text('format').notNull().default('json'),
   active: boolean('active').notNull().default(true),
   createdAt: createdAt(),
   createdBy: text('created_by').notNull(),
