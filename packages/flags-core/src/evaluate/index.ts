@@ -1,1 +1,7 @@
-export {};
+export * from './evaluator';
+export * from './rollout';
+export * from './rules';
+export * from './semver';
+export * from './time';
+export * from './variants';
+export { compileFlag, type CompiledFlag, unitKeyOf } from './compile';

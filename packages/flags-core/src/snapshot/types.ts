@@ -243,7 +243,11 @@ export interface EvaluationResult {
   inExperiment?: boolean;
   /** Index of the matching rule for RULE_MATCH. */
   ruleIndex?: number;
-  errorCode?: 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'PARSE_ERROR' | 'GENERAL';
+  /**
+   * `TARGETING_KEY_MISSING`: the context has no unit key (`bucketBy` attribute) and the flag needed
+   * one for a partial rollout, canary or experiment; the flag's fallback was served.
+   */
+  errorCode?: 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'PARSE_ERROR' | 'GENERAL' | 'TARGETING_KEY_MISSING';
   errorMessage?: string;
 }
 

@@ -1,0 +1,275 @@
+// Compiles a flag once into a decision function returning a small integer code, so the hot path
+// (isEnabled / variant) allocates nothing: the code packs reason, variant slot, cohort, experiment
+// membership, a missing-unit-key marker and the matching rule; `evaluate` decodes it into an object.
+import { bucketWithSeed, saltSeed, variantSeed } from '../hash/bucket';
+import { normalizeFlag } from '../snapshot/normalize';
+import type { Cohort, EvaluationResult, Flag, FlagValue, JsonValue, Reason } from '../snapshot/types';
+import { validateFlag } from '../snapshot/validate';
+import { BUCKET_COUNT, effectivePercent, thresholdOf } from './rollout';
+import { type Context, compileRuleMatch } from './rules';
+import { cumulativeBounds, variantIndexOf } from './variants';
+
+export const REASONS: readonly Reason[] = [
+  'NOT_FOUND',
+  'OFF',
+  'TARGET_DENY',
+  'TARGET_ALLOW',
+  'RULE_MATCH',
+  'ROLLOUT',
+  'CANARY',
+  'EXPERIMENT',
+  'DEFAULT',
+  'ERROR',
+];
+const R = {
+  OFF: 1,
+  TARGET_DENY: 2,
+  TARGET_ALLOW: 3,
+  RULE_MATCH: 4,
+  ROLLOUT: 5,
+  CANARY: 6,
+  EXPERIMENT: 7,
+  DEFAULT: 8,
+  ERROR: 9,
+} as const;
+export const COHORTS: readonly (Cohort | undefined)[] = [undefined, 'treatment', 'control', 'none'];
+const TREATMENT = 1;
+const CONTROL = 2;
+const NONE = 3;
+const IN_EXPERIMENT = 2;
+const OUT_OF_EXPERIMENT = 1;
+
+// Code layout: bits 0–3 reason, 4–5 cohort, 6–7 experiment (0 n/a, 1 out, 2 in), 8 unit key missing,
+// 9–19 variant slot (0 = no variant), then (rule index + 1) × 2^20.
+export const RULE_UNIT = 1 << 20;
+function code(reason: number, slot: number, cohort = 0, experiment = 0, missing = 0): number {
+  return reason | (cohort << 4) | (experiment << 6) | (missing << 8) | (slot << 9);
+}
+export const reasonOf = (c: number): Reason => REASONS[c & 15]!;
+export const cohortCodeOf = (c: number): number => (c >>> 4) & 3;
+export const experimentOf = (c: number): number => (c >>> 6) & 3;
+export const missingUnitOf = (c: number): boolean => ((c >>> 8) & 1) === 1;
+export const slotOf = (c: number): number => (c >>> 9) & 0x7ff;
+export const ruleIndexOf = (c: number): number => Math.floor(c / RULE_UNIT) - 1;
+
+export type Decide = (ctx: Context) => number;
+
+export interface CompiledFlag {
+  readonly key: string;
+  readonly type: Flag['type'];
+  /** The normalised flag (defaults filled in). */
+  readonly flag: Flag;
+  readonly decide: Decide;
+  /** The decision when it does not depend on the context (kill switch off, plain on), else -1. */
+  readonly constant: number;
+  /** Slot 0 is "no variant": null key, undefined value, not enabled. */
+  readonly variantKeys: readonly (string | null)[];
+  readonly values: readonly (FlagValue | undefined)[];
+  readonly enabled: readonly boolean[];
+  /** Set when the flag could not be compiled (invalid): every evaluation is ERROR. */
+  readonly error?: string;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function cloneJson(value: FlagValue): FlagValue {
+  return typeof value === 'object' && value !== null
+    ? (JSON.parse(JSON.stringify(value)) as JsonValue)
+    : value;
+}
+
+/** The unit key of a context: a non-empty string, or a finite number as its decimal string. */
+export function unitKeyOf(ctx: Context, attribute: string): string | undefined {
+  const v = ctx[attribute];
+  if (typeof v === 'string') return v.length > 0 ? v : undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+/** A flag that failed validation: every evaluation reports ERROR and the caller's fallback. */
+function brokenFlag(key: string, type: Flag['type'], flag: Flag, message: string): CompiledFlag {
+  const c = code(R.ERROR, 0);
+  return {
+    key,
+    type,
+    flag,
+    decide: () => c,
+    constant: c,
+    variantKeys: [null],
+    values: [undefined],
+    enabled: [false],
+    error: message,
+  };
+}
+
+/** Compiles one flag. Never throws: an invalid flag compiles to one that always reports ERROR. */
+export function compileFlag(input: Flag): CompiledFlag {
+  const key = typeof input?.key === 'string' ? input.key : String(input?.key);
+  const type = input?.type;
+  const checked = validateFlag(input);
+  if (!checked.ok) {
+    const first = checked.errors[0]!;
+    return brokenFlag(key, type, input, `invalid flag: ${first.path || '$'} ${first.message}`);
+  }
+  try {
+    return compileValidFlag(normalizeFlag(input));
+  } catch (e) {
+    return brokenFlag(key, type, input, `flag could not be compiled: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
+function compileValidFlag(flag: Flag): CompiledFlag {
+  const variants = flag.variants ?? [];
+  const variantKeys: (string | null)[] = [null, ...variants.map((v) => v.key)];
+  const values: (FlagValue | undefined)[] = [
+    undefined,
+    ...variants.map((v) => deepFreeze(cloneJson(v.value))),
+  ];
+  const slotOfVariant = (name: string | undefined): number =>
+    name === undefined ? 0 : variantKeys.indexOf(name);
+  const onSlot = slotOfVariant(flag.defaultVariant);
+  const offSlot = slotOfVariant(flag.offVariant);
+  const enabled = variantKeys.map((_key, slot) =>
+    slot === 0 ? false : flag.type === 'boolean' ? values[slot] === true : slot !== offSlot,
+  );
+  const base = { key: flag.key, type: flag.type, flag, variantKeys, values, enabled, constant: -1 };
+
+  if (!flag.enabled) {
+    const off = code(R.OFF, offSlot);
+    return { ...base, decide: () => off, constant: off };
+  }
+
+  const bucketBy = flag.bucketBy ?? 'userId';
+  const seed = saltSeed(flag.salt ?? flag.key);
+  const kind = kindDecision(flag, seed, onSlot, offSlot, slotOfVariant);
+
+  const deny = flag.denyList && flag.denyList.length > 0 ? new Set(flag.denyList) : null;
+  const allow = flag.allowList && flag.allowList.length > 0 ? new Set(flag.allowList) : null;
+  const rules = (flag.rules ?? []).map((rule, i) => ({
+    match: compileRuleMatch(rule),
+    threshold: rule.rolloutPercentage === undefined ? BUCKET_COUNT : thresholdOf(rule.rolloutPercentage),
+    code: code(R.RULE_MATCH, slotOfVariant(rule.variant)) + (i + 1) * RULE_UNIT,
+  }));
+
+  if (deny === null && allow === null && rules.length === 0) {
+    const constant = kind.constant ?? -1;
+    return { ...base, decide: (ctx) => kind(unitKeyOf(ctx, bucketBy), -1), constant };
+  }
+  const denyCode = code(R.TARGET_DENY, offSlot);
+  const allowCode = code(R.TARGET_ALLOW, onSlot);
+  const ruleCount = rules.length;
+  const decide: Decide = (ctx) => {
+    const unit = unitKeyOf(ctx, bucketBy);
+    if (unit !== undefined) {
+      if (deny !== null && deny.has(unit)) return denyCode;
+      if (allow !== null && allow.has(unit)) return allowCode;
+    }
+    let bucket = -1;
+    for (let i = 0; i < ruleCount; i++) {
+      const rule = rules[i]!;
+      if (!rule.match(ctx)) continue;
+      if (rule.threshold >= BUCKET_COUNT) return rule.code;
+      // A partial rule rollout needs a unit key; without one the unit falls through.
+      if (rule.threshold <= 0 || unit === undefined) continue;
+      if (bucket < 0) bucket = bucketWithSeed(seed, unit);
+      if (bucket < rule.threshold) return rule.code;
+    }
+    return kind(unit, bucket);
+  };
+  return { ...base, decide };
+}
+
+/** Decision of the flag's kind (rollout / canary / experiment / default) for a unit. */
+interface KindDecision {
+  (unit: string | undefined, bucket: number): number;
+  /** Set when the decision is the same for every unit. */
+  constant?: number;
+}
+
+function always(c: number): KindDecision {
+  const decide: KindDecision = () => c;
+  decide.constant = c;
+  return decide;
+}
+
+function kindDecision(
+  flag: Flag,
+  seed: number,
+  onSlot: number,
+  offSlot: number,
+  slotOfVariant: (name: string) => number,
+): KindDecision {
+  const variants = flag.variants ?? [];
+  if (variants.some((v) => v.weight !== undefined)) {
+    const coverage = thresholdOf(flag.coverage ?? 100);
+    const vSeed = variantSeed(flag.salt ?? flag.key);
+    const bounds = cumulativeBounds(variants.map((v) => v.weight ?? 0));
+    const inCodes = variants.map((v) => code(R.EXPERIMENT, slotOfVariant(v.key), 0, IN_EXPERIMENT));
+    const outCode = code(R.EXPERIMENT, onSlot, 0, OUT_OF_EXPERIMENT);
+    const missingCode = code(R.ERROR, onSlot, 0, OUT_OF_EXPERIMENT, 1);
+    if (coverage <= 0) return always(outCode);
+    return (unit, bucket) => {
+      if (unit === undefined) return missingCode;
+      if (coverage < BUCKET_COUNT) {
+        if (bucket < 0) bucket = bucketWithSeed(seed, unit);
+        if (bucket >= coverage) return outCode;
+      }
+      return inCodes[variantIndexOf(bounds, bucketWithSeed(vSeed, unit))]!;
+    };
+  }
+  const isCanary = flag.stages !== undefined;
+  if (isCanary || flag.rolloutPercentage !== undefined) {
+    const reason = isCanary ? R.CANARY : R.ROLLOUT;
+    const threshold = thresholdOf(effectivePercent(flag));
+    const inCode = code(reason, onSlot, TREATMENT);
+    const controlCode = code(reason, offSlot, CONTROL);
+    const noneCode = code(reason, offSlot, NONE);
+    if (threshold >= BUCKET_COUNT) return always(inCode);
+    if (threshold <= 0) return always(noneCode);
+    const missingCode = code(R.ERROR, offSlot, NONE, 0, 1);
+    const half = BUCKET_COUNT / 2;
+    const controlStart = threshold <= half ? half : threshold;
+    const controlEnd = threshold <= half ? half + threshold : BUCKET_COUNT;
+    return (unit, bucket) => {
+      if (unit === undefined) return missingCode;
+      if (bucket < 0) bucket = bucketWithSeed(seed, unit);
+      if (bucket < threshold) return inCode;
+      return bucket >= controlStart && bucket < controlEnd ? controlCode : noneCode;
+    };
+  }
+  return always(code(R.DEFAULT, onSlot));
+}
+
+/** Decodes a decision code into the public result object. */
+export function resultOf(f: CompiledFlag, c: number, revision: number): EvaluationResult {
+  const slot = slotOf(c);
+  const result: EvaluationResult = {
+    key: f.key,
+    enabled: f.enabled[slot] ?? false,
+    variant: f.variantKeys[slot] ?? null,
+    value: f.values[slot],
+    reason: reasonOf(c),
+    revision,
+  };
+  const cohort = COHORTS[cohortCodeOf(c)];
+  if (cohort !== undefined) result.cohort = cohort;
+  const experiment = experimentOf(c);
+  if (experiment !== 0) result.inExperiment = experiment === IN_EXPERIMENT;
+  const rule = ruleIndexOf(c);
+  if (rule >= 0) result.ruleIndex = rule;
+  if (missingUnitOf(c)) {
+    const attribute = f.flag.bucketBy ?? 'userId';
+    result.errorCode = 'TARGETING_KEY_MISSING';
+    result.errorMessage = `context has no unit key "${attribute}"; the flag's fallback was served`;
+  } else if (f.error !== undefined) {
+    result.errorCode = 'PARSE_ERROR';
+    result.errorMessage = f.error;
+  }
+  return result;
+}

@@ -1,0 +1,130 @@
+// The evaluator: compiles a snapshot once (a Map from key to compiled flag), then answers in
+// nanoseconds. isEnabled / variant / value allocate nothing; evaluate returns a fresh plain object.
+// Nothing here throws: an unknown flag is NOT_FOUND, a bad context is treated as an empty one, a
+// context whose getters throw is ERROR.
+import type { EvaluationContext, EvaluationResult, Flag, FlagValue, Snapshot } from '../snapshot/types';
+import { type CompiledFlag, compileFlag, resultOf, slotOf } from './compile';
+import type { Context } from './rules';
+
+export interface Evaluator {
+  /** Snapshot revision the evaluator was compiled from. */
+  readonly revision: number;
+  /** Snapshot environment. */
+  readonly environment: string;
+  /** Full result: enabled, variant, value, reason, revision, cohort / inExperiment / ruleIndex. */
+  evaluate(key: string, ctx?: EvaluationContext | null): EvaluationResult;
+  /** Whether the unit gets the feature (boolean flags: the served value is true). */
+  isEnabled(key: string, ctx?: EvaluationContext | null): boolean;
+  /** The served variant's key, or null when the caller's fallback applies. */
+  variant(key: string, ctx?: EvaluationContext | null): string | null;
+  /**
+   * The served value, or `fallback` when the flag is unknown, serves no variant, or its type does not
+   * match the fallback's (a boolean fallback for a string flag, …).
+   */
+  value<T extends FlagValue>(key: string, ctx: EvaluationContext | null | undefined, fallback: T): Widen<T>;
+  /** Keys of every flag in the snapshot. */
+  keys(): string[];
+  /** The normalised flag (defaults filled in), or undefined. */
+  flag(key: string): Flag | undefined;
+}
+
+/** `false` → boolean, `'x'` → string, `1` → number: the fallback's literal type widened. */
+export type Widen<T> = T extends boolean
+  ? boolean
+  : T extends string
+    ? string
+    : T extends number
+      ? number
+      : T;
+
+const EMPTY: Context = Object.freeze({}) as Context;
+const ERROR_CODE = 9; // reason ERROR, no variant
+
+function notFound(key: string, revision: number): EvaluationResult {
+  return {
+    key,
+    enabled: false,
+    variant: null,
+    value: undefined,
+    reason: 'NOT_FOUND',
+    revision,
+    errorCode: 'FLAG_NOT_FOUND',
+    errorMessage: `flag ${JSON.stringify(String(key))} is not in snapshot revision ${revision}`,
+  };
+}
+
+function decide(f: CompiledFlag, ctx: unknown): number {
+  if (f.constant >= 0) return f.constant;
+  try {
+    return f.decide(typeof ctx === 'object' && ctx !== null ? (ctx as Context) : EMPTY);
+  } catch {
+    return ERROR_CODE; // a context whose getters throw
+  }
+}
+
+function typeMatches(type: Flag['type'], fallback: unknown): boolean {
+  switch (type) {
+    case 'boolean':
+      return typeof fallback === 'boolean';
+    case 'string':
+      return typeof fallback === 'string';
+    case 'number':
+      return typeof fallback === 'number';
+    default:
+      return true;
+  }
+}
+
+/**
+ * Compiles a snapshot (normally the `snapshot` of a successful `parseSnapshot`). Never throws: an
+ * invalid flag evaluates to ERROR with the caller's fallback, the others work.
+ */
+export function createEvaluator(snapshot: Snapshot): Evaluator {
+  const flags = new Map<string, CompiledFlag>();
+  const list: unknown = snapshot?.flags;
+  if (Array.isArray(list)) {
+    for (const flag of list as Flag[]) {
+      const compiled = compileFlag(flag);
+      if (!flags.has(compiled.key)) flags.set(compiled.key, compiled); // first wins on duplicates
+    }
+  }
+  const revision = typeof snapshot?.revision === 'number' ? snapshot.revision : 0;
+  const environment = typeof snapshot?.environment === 'string' ? snapshot.environment : '';
+
+  return {
+    revision,
+    environment,
+    evaluate(key, ctx) {
+      const f = flags.get(key);
+      if (f === undefined) return notFound(key, revision);
+      return resultOf(f, decide(f, ctx), revision);
+    },
+    isEnabled(key, ctx) {
+      const f = flags.get(key);
+      if (f === undefined) return false;
+      return f.enabled[slotOf(decide(f, ctx))]!;
+    },
+    variant(key, ctx) {
+      const f = flags.get(key);
+      if (f === undefined) return null;
+      return f.variantKeys[slotOf(decide(f, ctx))]!;
+    },
+    value<T extends FlagValue>(
+      key: string,
+      ctx: EvaluationContext | null | undefined,
+      fallback: T,
+    ): Widen<T> {
+      const f = flags.get(key);
+      if (f === undefined || (fallback !== undefined && !typeMatches(f.type, fallback)))
+        return fallback as Widen<T>;
+      const v = f.values[slotOf(decide(f, ctx))];
+      return (v === undefined ? fallback : v) as Widen<T>;
+    },
+    keys() {
+      return [...flags.keys()];
+    },
+    flag(key) {
+      return flags.get(key)?.flag;
+    },
+  };
+}
