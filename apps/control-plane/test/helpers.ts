@@ -1,5 +1,6 @@
 // Shared by the control-plane tests: a real server on loopback over a fresh database, and a tiny
 // HTTP client that returns status, parsed body and headers.
+import http from 'node:http';
 import { expect } from 'vitest';
 import type { StorageKind } from '../src/index';
 import {
@@ -99,4 +100,104 @@ export function expectError(reply: Reply, status: number, code: string, field?: 
     expect(reply.body.error?.field).toBe(field);
     expect(reply.body.error?.message).toContain(field);
   }
+}
+
+/** GET without automatic decompression: the bytes as sent. */
+export function rawGet(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data?: string;
+  comment?: string;
+}
+
+export interface SseClient {
+  status: number;
+  headers: import('node:http').IncomingHttpHeaders;
+  events: SseEvent[];
+  /** Resolves with the first event (from index `from`) matching `pred`. */
+  waitFor(pred: (e: SseEvent) => boolean, timeoutMs?: number, from?: number): Promise<SseEvent>;
+  close(): void;
+}
+
+/** A real SSE connection parsed frame by frame (comments kept as `{ comment }`). */
+export function openSse(url: string, headers: Record<string, string>): Promise<SseClient> {
+  return new Promise((resolve, reject) => {
+    const events: SseEvent[] = [];
+    const waiters = new Set<() => void>();
+    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let idx = buf.indexOf('\n\n');
+        while (idx >= 0) {
+          const frame = buf.slice(0, idx);
+          buf = buf.slice(idx + 2);
+          const ev: SseEvent = {};
+          for (const line of frame.split('\n')) {
+            if (line.startsWith(':')) ev.comment = line.slice(1).trim();
+            else {
+              const i = line.indexOf(':');
+              const k = line.slice(0, i);
+              const v = line.slice(i + 1).replace(/^ /, '');
+              if (k === 'id' || k === 'event' || k === 'data') ev[k] = v;
+            }
+          }
+          events.push(ev);
+          idx = buf.indexOf('\n\n');
+        }
+        for (const w of waiters) w();
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        events,
+        waitFor(pred, timeoutMs = 5000, from = 0) {
+          return new Promise((res2, rej2) => {
+            const check = () => {
+              const found = events.slice(from).find(pred);
+              if (found) {
+                waiters.delete(check);
+                clearTimeout(timer);
+                res2(found);
+              }
+            };
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              rej2(
+                new Error(
+                  `no matching SSE event within ${timeoutMs} ms; got ${JSON.stringify(events.map((e) => e.id ?? e.comment))}`,
+                ),
+              );
+            }, timeoutMs);
+            waiters.add(check);
+            check();
+          });
+        },
+        close() {
+          req.destroy();
+        },
+      });
+    });
+    req.on('error', (err) => {
+      if ((err as { code?: string }).code !== 'ECONNRESET') reject(err);
+    });
+  });
 }
