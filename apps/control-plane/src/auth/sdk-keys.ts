@@ -76,9 +76,10 @@ interface CacheEntry {
 }
 
 /**
- * Resolves SDK keys to their environment. Hits are cached in memory, keyed by the key's hash, and
- * re-checked against the database after `ttlMs` (so a revocation on another replica takes effect within
- * that time). When the database is unreachable a known key keeps working, so snapshots keep serving.
+ * Resolves SDK keys to their environment. Hits are cached in memory (keyed by the key itself, so the
+ * snapshot hot path costs one Map lookup, not a SHA-256) and re-checked against the database after
+ * `ttlMs`, so a revocation on another replica takes effect within that time. When the database is
+ * unreachable a known key keeps working, so snapshots keep serving.
  */
 export class SdkKeyResolver {
   private readonly cache = new Map<string, CacheEntry>();
@@ -90,8 +91,7 @@ export class SdkKeyResolver {
   ) {}
 
   async resolve(key: string): Promise<SdkPrincipal | undefined> {
-    const hash = hashCredential(key);
-    const cached = this.cache.get(hash);
+    const cached = this.cache.get(key);
     const now = Date.now();
     if (cached && now - cached.checkedAt < this.ttlMs) return cached.principal;
     let rows: { id: string; environment: string }[];
@@ -99,24 +99,24 @@ export class SdkKeyResolver {
       rows = await this.db
         .select({ id: sdkKeys.id, environment: sdkKeys.environment })
         .from(sdkKeys)
-        .where(and(eq(sdkKeys.keyHash, hash), isNull(sdkKeys.revokedAt)));
+        .where(and(eq(sdkKeys.keyHash, hashCredential(key)), isNull(sdkKeys.revokedAt)));
     } catch (error) {
       if (cached) return cached.principal;
       throw error;
     }
     const row = rows[0];
     if (!row) {
-      this.cache.delete(hash);
+      this.cache.delete(key);
       return undefined;
     }
     if (this.cache.size >= this.maxEntries) this.cache.clear();
     const principal: SdkPrincipal = { environment: row.environment, keyId: row.id };
-    this.cache.set(hash, { principal, checkedAt: now });
+    this.cache.set(key, { principal, checkedAt: now });
     return principal;
   }
 
   /** Drops a revoked key from this process's cache at once. */
   forget(keyId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(hash);
+    for (const [key, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(key);
   }
 }

@@ -53,8 +53,10 @@ async function docs(app: FastifyInstance, options: DocsOptions): Promise<void> {
         { name: 'canary', description: 'Canary progression and rollback' },
         { name: 'metrics', description: 'Deployment health and metrics' },
         { name: 'experiments', description: 'Experiment results and statistics' },
+        { name: 'environments', description: 'Environments (dev, staging, prod and your own)' },
         { name: 'keys', description: 'SDK keys and admin-API tokens (admin role)' },
         { name: 'sdk', description: 'What SDKs call, with an SDK key' },
+        { name: 'health', description: 'Liveness and deployment health (no credentials)' },
       ],
     },
     // Security follows the path: the admin API takes bearer tokens, the SDK API SDK keys, the rest is open.
