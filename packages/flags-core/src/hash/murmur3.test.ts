@@ -1,33 +1,8 @@
 import fc from 'fast-check';
 import murmurhash3js from 'murmurhash3js';
 import { describe, expect, it } from 'vitest';
+import { referenceMurmur } from '../../test/reference-murmur';
 import { murmurHash3 } from './murmur3';
-
-// Straightforward reference over TextEncoder bytes: the spec the fast path must equal.
-function referenceMurmur(input: string, seed = 0): number {
-  const b = new TextEncoder().encode(input);
-  const mix = (k: number) =>
-    Math.imul((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17), 0x1b873593);
-  let h = seed | 0;
-  let i = 0;
-  for (; i + 4 <= b.length; i += 4) {
-    h ^= mix(b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24));
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  let k = 0;
-  const rest = b.length - i;
-  if (rest >= 3) k ^= b[i + 2]! << 16;
-  if (rest >= 2) k ^= b[i + 1]! << 8;
-  if (rest >= 1) h ^= mix(k ^ b[i]!);
-  h ^= b.length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 describe('murmurHash3', () => {
   it('matches published MurmurHash3 x86_32 values', () => {
