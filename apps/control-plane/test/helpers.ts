@@ -93,7 +93,12 @@ export async function startTestServer(
 }
 
 /** Asserts the catalogue shape of an error reply (and that the message names the field, when given). */
-export function expectError(reply: Reply, status: number, code: string, field?: string): void {
+export function expectError(
+  reply: { status: number; body: { error?: { code: string; message: string; field?: string } } },
+  status: number,
+  code: string,
+  field?: string,
+): void {
   expect({ status: reply.status, code: reply.body.error?.code }).toEqual({ status, code });
   expect(typeof reply.body.error?.message).toBe('string');
   if (field !== undefined) {
