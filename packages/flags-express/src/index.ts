@@ -38,14 +38,22 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
     req.flags = flags;
     req.evaluateFlag = (key, extra) => flags.evaluate(key, extra);
     if (record) {
-      // The route is known once a handler matched; capture it before routers unwind baseUrl.
-      let route: string | undefined;
-      const writeHead = res.writeHead;
-      res.writeHead = function (this: Response, ...args: unknown[]) {
-        route ??= routeOf(req);
-        return (writeHead as (...a: unknown[]) => Response).apply(this, args);
-      } as typeof res.writeHead;
-      res.once('finish', () => flags.record(route ?? routeOf(req), req.method, res.statusCode));
+      // Express sets req.route when a route matches, while req.baseUrl is that router's mount path;
+      // by the time the response ends (an error handler, say) baseUrl has been unwound. Capture both
+      // at the moment of the match.
+      let matched: string | undefined;
+      let current: unknown;
+      Object.defineProperty(req, 'route', {
+        configurable: true,
+        enumerable: true,
+        get: () => current,
+        set: (value: unknown) => {
+          current = value;
+          const path = (value as { path?: unknown } | undefined)?.path;
+          if (typeof path === 'string') matched = (req.baseUrl || '') + path;
+        },
+      });
+      res.once('finish', () => flags.record(matched ?? '(unmatched)', req.method, res.statusCode));
     }
     // Evaluations anywhere in the request's async chain (also through `client` directly) count for it.
     client.runInRequest(flags.scope, next);

@@ -1,0 +1,154 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Flag, MetricsBatch, Snapshot } from '@rupaya/flags-core';
+import { createClient, type FlagsClient, silentLogger, snapshotChecksum } from '@rupaya/flags-node';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { flagsPlugin } from '../src/index';
+
+const experiment: Flag = {
+  key: 'experiment.checkout',
+  type: 'string',
+  enabled: true,
+  variants: [
+    { key: 'control', value: 'old', weight: 50_000 },
+    { key: 'variant_a', value: 'new', weight: 50_000 },
+  ],
+  defaultVariant: 'control',
+};
+
+function snapshot(): Snapshot {
+  const s: Snapshot = {
+    schemaVersion: 1,
+    environment: 'prod',
+    revision: 4,
+    checksum: '',
+    generatedAt: '2026-01-01T00:00:00.000Z',
+    metricsWindowMs: 60_000,
+    flags: [experiment],
+  };
+  s.checksum = snapshotChecksum(s);
+  return s;
+}
+
+let cp: Server;
+let received: { path: string; body: Record<string, unknown> }[];
+let client: FlagsClient;
+let app: FastifyInstance;
+
+beforeEach(async () => {
+  received = [];
+  cp = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      if (req.url === '/api/sdk/v1/snapshot') {
+        res.writeHead(200, { 'content-type': 'application/json', etag: '"4-x"' });
+        res.end(JSON.stringify(snapshot()));
+        return;
+      }
+      received.push({ path: req.url ?? '', body: JSON.parse(body) });
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end('{"accepted":1,"duplicate":false}');
+    });
+  });
+  await new Promise<void>((r) => cp.listen(0, '127.0.0.1', r));
+  client = createClient({
+    url: `http://127.0.0.1:${(cp.address() as AddressInfo).port}`,
+    sdkKey: 'k',
+    streaming: false,
+    logger: silentLogger,
+    metrics: { flushIntervalMs: 60_000, gauges: false },
+  });
+  expect(await client.ready({ timeoutMs: 5000 })).toBe('READY');
+  app = Fastify();
+  app.decorateRequest('user', null as never);
+  app.addHook('onRequest', async (request) => {
+    const auth = request.headers.authorization;
+    if (auth) (request as unknown as { user: { id: string } }).user = { id: auth.replace('User ', '') };
+  });
+  await app.register(flagsPlugin, { client });
+  app.post('/orders/:id', async (request) => {
+    const result = await request.evaluateFlag('experiment.checkout');
+    return {
+      result,
+      copy: request.flags.value('experiment.checkout', 'fallback'),
+      ctx: request.flags.context,
+    };
+  });
+  app.get('/fail', async (request, reply) => {
+    request.flags.variant('experiment.checkout');
+    return reply.code(503).send({ down: true });
+  });
+  await app.ready();
+});
+
+afterEach(async () => {
+  await app.close();
+  await client.close();
+  await new Promise<void>((r) => cp.close(() => r()));
+});
+
+describe('flagsPlugin', () => {
+  it('decorates requests with evaluateFlag and flags, using request.user.id or x-user-id', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/orders/9',
+      headers: { 'x-user-id': 'user-3' },
+      payload: {},
+    });
+    const body = res.json() as { result: Record<string, unknown>; copy: string; ctx: unknown };
+    expect(body.ctx).toEqual({ userId: 'user-3' });
+    expect(body.result).toMatchObject({
+      key: 'experiment.checkout',
+      reason: 'EXPERIMENT',
+      inExperiment: true,
+    });
+    expect(body.result).toEqual(client.evaluate('experiment.checkout', { userId: 'user-3' }));
+    expect(body.copy).toBe(body.result.value);
+    const authed = await app.inject({
+      method: 'POST',
+      url: '/orders/9',
+      headers: { 'x-user-id': 'header-user', authorization: 'User auth-user' },
+      payload: {},
+    });
+    expect((authed.json() as { ctx: unknown }).ctx).toEqual({ userId: 'auth-user' });
+  });
+
+  it('records route patterns, statuses and served variants, and reports exposures once per unit', async () => {
+    const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
+    for (const u of users) {
+      await app.inject({ method: 'POST', url: `/orders/${u}`, headers: { 'x-user-id': u }, payload: {} });
+      await app.inject({
+        method: 'POST',
+        url: `/orders/${u}-again`,
+        headers: { 'x-user-id': u },
+        payload: {},
+      });
+    }
+    await app.inject({ method: 'GET', url: '/fail', headers: { 'x-user-id': 'u1' } });
+    await client.close();
+    const windows = received
+      .filter((r) => r.path === '/api/sdk/v1/metrics')
+      .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+    const orders = windows.filter((w) => w.endpoint === 'POST /orders/:id');
+    expect(orders.reduce((a, w) => a + w.requests, 0)).toBe(60);
+    const expected = new Map<string, number>();
+    for (const u of users) {
+      const v = client.evaluate('experiment.checkout', { userId: u }).variant!;
+      expected.set(v, (expected.get(v) ?? 0) + 2);
+    }
+    for (const w of orders) expect(w.requests).toBe(expected.get(w.variant!));
+    const fail = windows.find((w) => w.endpoint === 'GET /fail');
+    expect(fail).toMatchObject({
+      requests: 1,
+      errors: 1,
+      topErrors: [{ endpoint: 'GET /fail', status: 503, count: 1 }],
+    });
+    const exposures = received
+      .filter((r) => r.path === '/api/sdk/v1/exposures')
+      .flatMap((r) => (r.body as { exposures: { unitKey: string }[] }).exposures);
+    // 61 evaluations of 30 units (+ u1 again on /fail): one exposure per unit in the window.
+    expect(exposures.map((e) => e.unitKey).sort()).toEqual([...users].sort());
+  });
+});
