@@ -3,10 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import adminCanaryRoutes from './admin-canary';
 import adminEnvironmentRoutes from './admin-environments';
+import adminExperimentRoutes from './admin-experiments';
 import adminFlagRoutes from './admin-flags';
 import { adminKeysRoutes } from './admin-keys';
 import healthRoutes from './health';
 import sdkRoutes from './sdk';
+import sdkExperimentRoutes from './sdk-experiments';
 
 export const routeModules: ((app: FastifyInstance) => Promise<void>)[] = [
   healthRoutes,
@@ -15,4 +17,6 @@ export const routeModules: ((app: FastifyInstance) => Promise<void>)[] = [
   adminEnvironmentRoutes,
   adminKeysRoutes,
   sdkRoutes,
+  adminExperimentRoutes,
+  sdkExperimentRoutes,
 ];
