@@ -17,6 +17,7 @@ import {
   storageKinds,
   type TestDatabase,
 } from '../src/index';
+import { ensureAdminToken, hashCredential } from '../src/auth/index';
 import { authSecrets } from '../src/db/schema/index';
 import { type LocalOidcIssuer, startOidcIssuer } from './auth-oidc-issuer';
 
@@ -371,6 +372,39 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     expect(doc.paths['/api/admin/deployment/tokens']?.post?.security).toEqual([{ bearerAuth: [] }]);
     expect(doc.paths['/api/sdk/v1/snapshot']?.get?.security).toEqual([{ sdkKey: [] }]);
     expect((await fetch(`${cp.url}/docs`)).status).toBeLessThan(400);
+  });
+
+  it('agrees on one admin token when instances start at once, and says so when the token file is elsewhere', async () => {
+    const db2 = cp.db.db;
+    const [original] = await db2.select().from(authSecrets).where(eq(authSecrets.name, 'admin_token_hash'));
+    const elsewhere = await mkdtemp(join(tmpdir(), 'rupaya-auth-elsewhere-'));
+    try {
+      // A second instance with another data folder: the token exists but is not its to print.
+      const other = await ensureAdminToken(db2, { adminApiToken: undefined, dataDir: elsewhere });
+      expect(other).toMatchObject({ token: undefined, source: 'unknown' });
+      expect(other.message).toContain('ADMIN_API_TOKEN');
+
+      // Two first starts racing on an empty database and a shared folder: one token wins everywhere.
+      await db2.delete(authSecrets).where(eq(authSecrets.name, 'admin_token_hash'));
+      const results = await Promise.all([
+        ensureAdminToken(db2, { adminApiToken: undefined, dataDir: elsewhere }),
+        ensureAdminToken(db2, { adminApiToken: undefined, dataDir: elsewhere }),
+      ]);
+      const generated = results.filter((r) => r.source === 'generated');
+      expect(generated).toHaveLength(1);
+      const loser = results.find((r) => r.source !== 'generated')!;
+      expect(['file', 'unknown']).toContain(loser.source);
+      if (loser.source === 'file') expect(loser.token).toBe(generated[0]!.token);
+      const [stored] = await db2.select().from(authSecrets).where(eq(authSecrets.name, 'admin_token_hash'));
+      expect(stored?.value).toBe(hashCredential(generated[0]!.token!));
+      expect((await readFile(join(elsewhere, 'admin-token'), 'utf8')).trim()).toBe(generated[0]!.token);
+    } finally {
+      await db2
+        .update(authSecrets)
+        .set({ value: original!.value })
+        .where(eq(authSecrets.name, 'admin_token_hash'));
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 
   // Last: restarts the control plane of this file.
