@@ -40,6 +40,8 @@ interface EvaluationScenario {
   }[];
 }
 
+const isAscii = (s: string) => [...s].every((ch) => ch.charCodeAt(0) < 0x80);
+
 const murmur = load<{ cases: MurmurCase[] }>('murmur3.json').cases;
 const buckets = load<{ cases: BucketCase[] }>('bucket.json').cases;
 const scenarios = load<{ scenarios: EvaluationScenario[] }>('evaluation.json').scenarios;
@@ -48,7 +50,7 @@ describe('murmur3.json', () => {
   it('covers empty, non-ASCII, astral, lone-surrogate and long inputs', () => {
     const inputs = murmur.map((c) => c.input);
     expect(inputs).toContain('');
-    expect(inputs.some((s) => /[^\x00-\x7f]/.test(s))).toBe(true);
+    expect(inputs.some((s) => !isAscii(s))).toBe(true);
     expect(inputs.some((s) => /[\ud800-\udbff][\udc00-\udfff]/.test(s))).toBe(true);
     expect(inputs.some((s) => s.length >= 1000)).toBe(true);
     expect(murmur.length).toBeGreaterThan(80);
@@ -60,7 +62,7 @@ describe('murmur3.json', () => {
     expect(Buffer.from(new TextEncoder().encode(c.input)).toString('hex')).toBe(c.utf8);
     expect(referenceMurmurBytes(bytes, c.seed)).toBe(c.hash);
     // The oracle reads char codes as bytes, so it only applies to ASCII.
-    if (/^[\x00-\x7f]*$/.test(c.input)) expect(murmurhash3js.x86.hash32(c.input, c.seed)).toBe(c.hash);
+    if (isAscii(c.input)) expect(murmurhash3js.x86.hash32(c.input, c.seed)).toBe(c.hash);
   });
 });
 
