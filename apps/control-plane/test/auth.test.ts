@@ -73,7 +73,7 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
   let idp: LocalOidcIssuer;
   let cp: RunningControlPlane;
   let call: ReturnType<typeof client>;
-  let oidcEnv: Record<string, string>;
+  let env: Record<string, string>;
   const tokens: Record<'viewer' | 'editor' | 'admin', string> = { viewer: '', editor: '', admin: '' };
 
   beforeAll(async () => {
@@ -81,7 +81,8 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     dataDir = db.dataDir ?? (await mkdtemp(join(tmpdir(), 'rupaya-auth-')));
     idp = await startOidcIssuer(AUDIENCE);
     // No ADMIN_API_TOKEN and no JWT_SECRET: both are generated on this first start.
-    oidcEnv = {
+    env = {
+      SDK_KEY_CACHE_TTL_MS: '100',
       OIDC_ISSUER: idp.issuer,
       OIDC_AUDIENCE: AUDIENCE,
       OIDC_ROLE_MAPPING: JSON.stringify([
@@ -89,7 +90,7 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
         { claims: { repository: 'acme/shop' }, role: 'viewer' },
       ]),
     };
-    cp = await startOn(db, dataDir, oidcEnv);
+    cp = await startOn(db, dataDir, env);
     call = client(cp.url);
     for (const role of ['viewer', 'editor', 'admin'] as const) {
       const minted = await call('POST', '/api/admin/deployment/tokens', {
@@ -407,6 +408,26 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     }
   });
 
+  it('keeps accepting SDK keys it has seen while the database is down, and refuses keys it cannot check', async () => {
+    const created = await call('POST', '/api/admin/deployment/sdk-keys', {
+      token: cp.adminToken,
+      body: { environment: 'prod' },
+    });
+    const key = created.body.key as string;
+    const second = await call('POST', '/api/admin/deployment/sdk-keys', {
+      token: cp.adminToken,
+      body: { environment: 'prod' },
+    });
+    expect((await call('GET', '/api/sdk/v1/snapshot', { token: key })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 150)); // past SDK_KEY_CACHE_TTL_MS: the next use asks the database
+    await cp.db.close();
+    const stale = await call('GET', '/api/sdk/v1/snapshot', { token: key });
+    expect([stale.status, stale.body.environment]).toEqual([200, 'prod']);
+    // Never seen by this replica: cannot be checked, so it is not let in.
+    const unchecked = await call('GET', '/api/sdk/v1/snapshot', { token: second.body.key as string });
+    expectError(unchecked, 503, 'STORAGE_UNAVAILABLE');
+  });
+
   // Last: restarts the control plane of this file.
   it('keeps the generated admin token in RUPAYA_DATA_DIR/admin-token (0600) and across restarts, with minted tokens', async () => {
     expect(cp.adminToken).toMatch(/^rpy_admin_/);
@@ -416,7 +437,7 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     const first = cp.adminToken;
     await cp.close();
 
-    cp = await startOn(db, dataDir, oidcEnv);
+    cp = await startOn(db, dataDir, env);
     expect(cp.adminToken).toBe(first);
     call = client(cp.url);
     expect((await call('GET', FLAGS, { token: first })).status).toBe(200);
@@ -428,14 +449,14 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     // storage-specific work, so once is enough: on Postgres, where a start is cheap).
     if (kind === 'postgres') {
       await expect(
-        startOn(db, dataDir, { ...oidcEnv, OIDC_ROLE_MAPPING: '[{"claims":{},"role":"admin"}]' }),
+        startOn(db, dataDir, { ...env, OIDC_ROLE_MAPPING: '[{"claims":{},"role":"admin"}]' }),
       ).rejects.toThrow(/OIDC_ROLE_MAPPING\[0\]\.claims must name at least one claim/);
       await expect(startOn(db, dataDir, { OIDC_ISSUER: idp.issuer })).rejects.toThrow(/OIDC_AUDIENCE/);
     }
 
     // ADMIN_API_TOKEN takes over while set: the generated token stops working.
     const chosen = `rpy_admin_chosen_${randomBytes(12).toString('hex')}`;
-    cp = await startOn(db, dataDir, { ...oidcEnv, ADMIN_API_TOKEN: chosen });
+    cp = await startOn(db, dataDir, { ...env, ADMIN_API_TOKEN: chosen });
     call = client(cp.url);
     expect(cp.adminToken).toBe(chosen);
     expect((await call('GET', FLAGS, { token: chosen })).status).toBe(200);

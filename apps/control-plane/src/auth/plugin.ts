@@ -52,7 +52,7 @@ export interface AuthPluginOptions {
    * generated token's hash in the database are accepted without it.
    */
   adminToken?: string | undefined;
-  /** How long a resolved SDK key is trusted before the database is asked again (default 60 s). */
+  /** How long a resolved SDK key is trusted before the database is asked again (default SDK_KEY_CACHE_TTL_MS or 60 s). */
   sdkKeyCacheTtlMs?: number;
 }
 
@@ -82,6 +82,17 @@ function oidcRules(config: AuthPluginOptions['config']) {
     if (error instanceof RoleMappingError) throw new ConfigError('OIDC_ROLE_MAPPING', error.message);
     throw error;
   }
+}
+
+/** SDK_KEY_CACHE_TTL_MS: how long a replica trusts an SDK key it has seen (default 60000). */
+function sdkKeyCacheTtl(config: AuthPluginOptions['config']): number {
+  const raw = config.env?.SDK_KEY_CACHE_TTL_MS?.trim();
+  if (raw === undefined || raw === '') return 60_000;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0 || ms > 3_600_000) {
+    throw new ConfigError('SDK_KEY_CACHE_TTL_MS', `must be an integer between 0 and 3600000, got "${raw}"`);
+  }
+  return ms;
 }
 
 async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
@@ -163,7 +174,7 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
     return verifyMintedToken(credential);
   }
 
-  const sdkKeys = new SdkKeyResolver(db, options.sdkKeyCacheTtlMs);
+  const sdkKeys = new SdkKeyResolver(db, options.sdkKeyCacheTtlMs ?? sdkKeyCacheTtl(config));
 
   app.decorateRequest('principal', undefined);
   app.decorateRequest('sdk', undefined);
