@@ -29,6 +29,11 @@ export const errorCatalogue = {
   ENVIRONMENT_EXISTS: { status: 409, description: 'An environment with this key already exists.' },
   NOT_A_CANARY: { status: 409, description: 'The flag has no canary stages in this environment.' },
   NOT_AN_EXPERIMENT: { status: 409, description: 'The flag is not an experiment.' },
+  EXPERIMENT_CONCLUDED: {
+    status: 409,
+    description:
+      'The experiment is already concluded (its variant ships to 100%); it cannot be concluded again.',
+  },
   INVALID_TRANSITION: {
     status: 409,
     description: 'The canary cannot take this action from its current status.',
@@ -110,6 +115,12 @@ export const errors = {
     ),
   notAnExperiment: (key: string) =>
     make('NOT_AN_EXPERIMENT', `flag with key "${key}" is not an experiment`, 'key'),
+  experimentConcluded: (key: string, variant: string | null) =>
+    make(
+      'EXPERIMENT_CONCLUDED',
+      `experiment with key "${key}" is already concluded (variant ${variant ?? 'unknown'}) and cannot be concluded again`,
+      'key',
+    ),
   invalidTransition: (message: string) => make('INVALID_TRANSITION', message, 'canary.status'),
   versionConflict: (expected: string, current: string) =>
     make(

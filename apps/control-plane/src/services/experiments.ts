@@ -24,7 +24,7 @@ import {
   flagConfigs,
   outbox,
 } from '../db/schema/index';
-import { ApiError, errors } from '../errors';
+import { errors } from '../errors';
 import { splitFlag } from './flag-model';
 import { getFlag, getFlagForUpdate, listFlags } from './flags';
 import { createRevision } from './snapshots';
@@ -798,14 +798,7 @@ export class ExperimentService {
       const current = await getFlagForUpdate(tx, input.environment, input.key);
       const e = experimentOf(current.flag);
       if (!e) throw errors.notAnExperiment(input.key);
-      if (!e.running) {
-        throw new ApiError(
-          409,
-          'EXPERIMENT_CONCLUDED',
-          `experiment "${input.key}" is already concluded (variant ${e.definition.concludedVariant ?? 'unknown'})`,
-          'key',
-        );
-      }
+      if (!e.running) throw errors.experimentConcluded(input.key, e.definition.concludedVariant ?? null);
       if (!e.variants.some((v) => v.key === input.variant)) {
         throw errors.validation(
           'variant',
