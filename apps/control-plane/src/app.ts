@@ -40,6 +40,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
+    pluginTimeout: 60_000,
   });
   const events = new EventEmitter();
   events.setMaxListeners(0);

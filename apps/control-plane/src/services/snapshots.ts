@@ -151,8 +151,11 @@ export class SnapshotService {
     if (this.probeTimer) clearTimeout(this.probeTimer);
     const u = this.unlisten;
     this.unlisten = undefined;
-    if (u) await u().catch(() => {});
-    await Promise.allSettled([...this.chains.values()]);
+    // Bounded: after an outage the LISTEN connection may be gone; never hold up shutdown for it.
+    const bounded = (p: Promise<unknown>) =>
+      Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+    if (u) await bounded(u());
+    await bounded(Promise.allSettled([...this.chains.values()]));
   }
 
   private scheduleProbe(): void {
