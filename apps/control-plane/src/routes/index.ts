@@ -5,6 +5,7 @@ import adminCanaryRoutes from './admin-canary';
 import adminEnvironmentRoutes from './admin-environments';
 import adminExperimentRoutes from './admin-experiments';
 import adminFlagRoutes from './admin-flags';
+import adminImportRoutes from './admin-import';
 import { adminKeysRoutes } from './admin-keys';
 import healthRoutes from './health';
 import sdkRoutes from './sdk';
@@ -13,6 +14,7 @@ import sdkExperimentRoutes from './sdk-experiments';
 export const routeModules: ((app: FastifyInstance) => Promise<void>)[] = [
   healthRoutes,
   adminFlagRoutes,
+  adminImportRoutes,
   adminCanaryRoutes,
   adminEnvironmentRoutes,
   adminKeysRoutes,
