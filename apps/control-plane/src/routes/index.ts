@@ -7,11 +7,17 @@ import adminExperimentRoutes from './admin-experiments';
 import adminFlagRoutes from './admin-flags';
 import adminImportRoutes from './admin-import';
 import { adminKeysRoutes } from './admin-keys';
+import adminMetricsRoutes from './admin-metrics';
+import adminWebhookRoutes from './admin-webhooks';
 import healthRoutes from './health';
 import sdkRoutes from './sdk';
+import sdkMetricsRoutes from './sdk-metrics';
+import { canaryAutomationPlugin } from '../services/canary-automation';
 import sdkExperimentRoutes from './sdk-experiments';
 
 export const routeModules: ((app: FastifyInstance) => Promise<void>)[] = [
+  // Root scope (fastify-plugin), first: decorates the scheduler and /health's providers.
+  canaryAutomationPlugin,
   healthRoutes,
   adminFlagRoutes,
   adminImportRoutes,
@@ -19,6 +25,9 @@ export const routeModules: ((app: FastifyInstance) => Promise<void>)[] = [
   adminEnvironmentRoutes,
   adminKeysRoutes,
   sdkRoutes,
+  sdkMetricsRoutes,
+  adminMetricsRoutes,
+  adminWebhookRoutes,
   adminExperimentRoutes,
   sdkExperimentRoutes,
 ];

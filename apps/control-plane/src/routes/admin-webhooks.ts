@@ -1,0 +1,93 @@
+// Webhook subscriptions (admin role): create (the secret is shown once), list, delete, delivery log.
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../errors';
+import { createWebhook, deleteWebhook, listDeliveries, listWebhooks } from '../services/webhooks';
+import { actorOf, environmentQuery, errorResponse } from './common';
+
+const BASE = '/api/admin/deployment/webhooks';
+const tags = ['webhooks'];
+const idParam = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
+} as const;
+
+const webhookNotFound = (id: string) =>
+  new ApiError(404, 'WEBHOOK_NOT_FOUND', `webhook "${id}" does not exist (or was deleted)`, 'id');
+
+export default async function adminWebhookRoutes(app: FastifyInstance): Promise<void> {
+  app.post(
+    BASE,
+    {
+      preHandler: app.requireRole('admin'),
+      schema: {
+        tags,
+        summary: 'Subscribe a URL to events (json or slack format); the signing secret is returned once',
+        body: {
+          type: 'object',
+          required: ['url'],
+          additionalProperties: false,
+          properties: {
+            url: { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://' },
+            events: {
+              type: 'array',
+              maxItems: 50,
+              items: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 100,
+                pattern: '^(\\*|[a-z_]+\\.(\\*|[a-z_]+))$',
+              },
+            },
+            environment: environmentQuery,
+            format: { type: 'string', enum: ['json', 'slack'] },
+            secret: { type: 'string', minLength: 16, maxLength: 200 },
+          },
+        },
+        response: { 201: { type: 'object', additionalProperties: true }, 400: errorResponse },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as {
+        url: string;
+        events?: string[];
+        environment?: string;
+        format?: 'json' | 'slack';
+        secret?: string;
+      };
+      const created = await createWebhook(app.db, { ...body, actor: actorOf(request) });
+      return reply.code(201).send(created);
+    },
+  );
+
+  app.get(
+    BASE,
+    { preHandler: app.requireRole('admin'), schema: { tags, summary: 'Active webhooks (without secrets)' } },
+    async () => ({ webhooks: await listWebhooks(app.db) }),
+  );
+
+  app.delete(
+    `${BASE}/:id`,
+    {
+      preHandler: app.requireRole('admin'),
+      schema: { tags, summary: 'Delete a webhook (pending deliveries are cancelled)', params: idParam },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      if (!(await deleteWebhook(app.db, id))) throw webhookNotFound(id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    `${BASE}/:id/deliveries`,
+    {
+      preHandler: app.requireRole('admin'),
+      schema: { tags, summary: 'Delivery log of a webhook, newest first', params: idParam },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      return { id, deliveries: await listDeliveries(app.db, id) };
+    },
+  );
+}

@@ -1,0 +1,35 @@
+// POST /api/sdk/v1/metrics: window payloads from SDK instances (SDK key → environment). Idempotent on
+// (instanceId, batchKey): a retried batch answers 202 with duplicate: true and changes nothing.
+import type { MetricsBatch } from '@rupaya/flags-core';
+import type { FastifyInstance } from 'fastify';
+import { ingestMetricsBatch, metricsBatchSchema } from '../services/metrics-ingest';
+import { errorResponse } from './common';
+
+export default async function sdkMetricsRoutes(app: FastifyInstance): Promise<void> {
+  app.post(
+    '/api/sdk/v1/metrics',
+    {
+      preHandler: app.requireSdkKey,
+      bodyLimit: 4 * 1024 * 1024,
+      schema: {
+        tags: ['sdk'],
+        summary: 'Report metric windows (counts, errors, latency sketch), gauges and evaluation counts',
+        body: metricsBatchSchema,
+        response: {
+          202: {
+            type: 'object',
+            properties: { accepted: { type: 'integer' }, duplicate: { type: 'boolean' } },
+          },
+          400: errorResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      const environment = request.sdk!.environment;
+      const result = await ingestMetricsBatch(app.db, environment, request.body as MetricsBatch, {
+        usageWindowMs: app.config.metricsAggregationIntervalMs,
+      });
+      return reply.code(202).send({ accepted: result.accepted, duplicate: result.duplicate });
+    },
+  );
+}

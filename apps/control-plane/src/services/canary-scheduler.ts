@@ -1,0 +1,501 @@
+// The canary scheduler and rollback monitor. One replica at a time is the leader (a session-level
+// pg_try_advisory_lock on a reserved Postgres connection; on PGlite the single process leads). The
+// leader runs when metrics arrive (NOTIFY from ingest) and on a timer every
+// METRICS_AGGREGATION_INTERVAL. For every progressing or paused canary, and every guarded rollout,
+// it loads the cohorts' windows, asks core's decideCanary, records the decision in
+// rollback_decisions, and applies advance / complete / rollback through the same service the
+// manual admin routes use (applyCanaryTransition) — inside one transaction holding the flag's row
+// lock, so a decision is never applied twice, nor on a window already acted on.
+import type { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import {
+  type CanaryDecision,
+  type CanaryPolicyInput,
+  decideCanary,
+  type Flag,
+  resolvePolicy,
+  type ResolvedCanaryPolicy,
+} from '@rupaya/flags-core';
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import type postgres from 'postgres';
+import type { Config } from '../config';
+import type { Database, Db, DbOrTx } from '../db/client';
+import { guardStates, outbox, rollbackDecisions } from '../db/schema/index';
+import { applyCanaryTransition } from './canary';
+import { listEnvironments } from './environments';
+import { getFlagForUpdate, listFlags, updateFlag } from './flags';
+import { loadGauges, loadWindows, METRICS_CHANNEL } from './metrics-ingest';
+import type { MetricsSettings } from './metrics-settings';
+
+/** Advisory-lock key of the scheduler leader (distinct from the migration lock). */
+export const SCHEDULER_LOCK = 7_242_006;
+export const ENV_THRESHOLD_FLAG = 'rollback.error-rate-threshold';
+
+export type Trigger = 'ingest' | 'timer' | 'manual';
+
+export type DecisionOutcome =
+  | 'advanced'
+  | 'completed'
+  | 'rolled_back'
+  | 'held'
+  | 'would_roll_back'
+  | 'skipped';
+
+export interface EvaluationRecord {
+  environment: string;
+  key: string;
+  kind: 'canary' | 'guard';
+  decision: CanaryDecision;
+  outcome: DecisionOutcome;
+  decisionId: number;
+}
+
+export interface SchedulerDeps {
+  database: Database;
+  config: Config;
+  settings: MetricsSettings;
+  events: EventEmitter;
+  log: FastifyBaseLogger;
+  /** Rebuild an environment's snapshot after a transition (the snapshot service's refresh). */
+  refreshSnapshot: (environment: string) => Promise<void>;
+}
+
+/** The env-level threshold flag's value, when it is an enabled number config. */
+export function thresholdFromFlag(flag: Flag | undefined): number | undefined {
+  if (!flag || flag.enabled === false) return undefined;
+  if (typeof flag.value === 'number') return flag.value;
+  const variant = flag.variants?.find((v) => v.key === (flag.defaultVariant ?? 'default'));
+  return typeof variant?.value === 'number' ? variant.value : undefined;
+}
+
+/** A guarded rollout: boolean, no stages, 0 < rollout < 100, guard: true. */
+export function isGuarded(flag: Flag): boolean {
+  return (
+    flag.guard === true &&
+    flag.type === 'boolean' &&
+    !(flag.stages && flag.stages.length > 0) &&
+    typeof flag.rolloutPercentage === 'number' &&
+    flag.rolloutPercentage > 0 &&
+    flag.rolloutPercentage < 100
+  );
+}
+
+export class CanaryScheduler {
+  readonly instanceId = randomUUID();
+  private leaderFlag = false;
+  private reserved: postgres.ReservedSql | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private running: Promise<EvaluationRecord[]> | undefined;
+  private pending: Trigger | undefined;
+  private stopped = true;
+  /** Called by the leader after each timer tick (the webhook deliverer, retention). */
+  readonly leaderTasks: ((nowMs: number) => Promise<void>)[] = [];
+
+  constructor(private readonly d: SchedulerDeps) {}
+
+  get isLeader(): boolean {
+    return this.leaderFlag;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      this.unlisten = await this.d.database.listen(METRICS_CHANNEL, () => this.trigger('ingest'));
+    } catch (err) {
+      this.d.log.warn({ err }, 'scheduler: LISTEN failed; relying on the timer');
+    }
+    await this.tick('timer');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const u = this.unlisten;
+    this.unlisten = undefined;
+    if (u) await u().catch(() => {});
+    await this.running?.catch(() => {});
+    await this.resign();
+  }
+
+  /** Asks for a run soon (coalesced with a run in progress). */
+  trigger(trigger: Trigger): void {
+    if (this.stopped || !this.leaderFlag) return;
+    if (this.running) {
+      this.pending = trigger;
+      return;
+    }
+    void this.run(trigger).catch((err) => this.d.log.warn({ err }, 'scheduler run failed'));
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick('timer'), this.d.config.metricsAggregationIntervalMs);
+    this.timer.unref();
+  }
+
+  private async tick(trigger: Trigger): Promise<void> {
+    try {
+      await this.ensureLeadership();
+      if (this.leaderFlag) {
+        await this.run(trigger);
+        const now = Date.now();
+        for (const task of this.leaderTasks) {
+          await task(now).catch((err) => this.d.log.warn({ err }, 'scheduler leader task failed'));
+        }
+      }
+    } catch (err) {
+      this.d.log.warn({ err }, 'scheduler tick failed');
+    } finally {
+      this.schedule();
+    }
+  }
+
+  /** Becomes leader if possible; notices a lost lock connection (then follows). */
+  async ensureLeadership(): Promise<boolean> {
+    if (this.d.database.kind === 'pglite') {
+      this.leaderFlag = true;
+      return true;
+    }
+    if (this.reserved) {
+      try {
+        await this.reserved`select 1`;
+        return true;
+      } catch {
+        this.d.log.warn('scheduler: lost the leader connection; following');
+        this.reserved = undefined;
+        this.leaderFlag = false;
+      }
+    }
+    const client = (this.d.database.db as unknown as { $client: postgres.Sql }).$client;
+    const reserved = await client.reserve();
+    try {
+      const [row] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(${SCHEDULER_LOCK}) as ok`;
+      if (row?.ok) {
+        this.reserved = reserved;
+        this.leaderFlag = true;
+        this.d.log.info({ instance: this.instanceId }, 'scheduler: leader');
+        return true;
+      }
+    } catch (err) {
+      this.d.log.warn({ err }, 'scheduler: leader election failed');
+    }
+    reserved.release();
+    this.leaderFlag = false;
+    return false;
+  }
+
+  private async resign(): Promise<void> {
+    const r = this.reserved;
+    this.reserved = undefined;
+    this.leaderFlag = false;
+    if (!r) return;
+    try {
+      await r`select pg_advisory_unlock(${SCHEDULER_LOCK})`;
+    } catch {
+      // The connection is gone: the lock went with it.
+    }
+    r.release();
+  }
+
+  /** One evaluation of everything, serialised with any other run of this process. */
+  run(trigger: Trigger, nowMs?: number): Promise<EvaluationRecord[]> {
+    const previous = this.running ?? Promise.resolve([]);
+    const next = previous
+      .catch(() => [])
+      .then(() => this.evaluateAll(trigger, nowMs ?? Date.now()))
+      .finally(() => {
+        if (this.running === next) this.running = undefined;
+        const again = this.pending;
+        this.pending = undefined;
+        if (again && !this.stopped) this.trigger(again);
+      });
+    this.running = next;
+    return next;
+  }
+
+  private async evaluateAll(trigger: Trigger, nowMs: number): Promise<EvaluationRecord[]> {
+    const db = this.d.database.db;
+    const out: EvaluationRecord[] = [];
+    for (const env of await listEnvironments(db)) {
+      const flags = await listFlags(db, env.key);
+      const envThreshold = thresholdFromFlag(flags.find((f) => f.flag.key === ENV_THRESHOLD_FLAG)?.flag);
+      for (const { flag, updatedAt } of flags) {
+        const active = flag.canary?.status === 'progressing' || flag.canary?.status === 'paused';
+        const kind =
+          flag.stages && flag.stages.length > 0
+            ? active
+              ? 'canary'
+              : null
+            : isGuarded(flag)
+              ? 'guard'
+              : null;
+        if (!kind) continue;
+        try {
+          const record = await this.evaluateFlag(
+            env.key,
+            flag,
+            updatedAt,
+            kind,
+            envThreshold,
+            trigger,
+            nowMs,
+          );
+          if (record) out.push(record);
+        } catch (err) {
+          this.d.log.warn({ err, environment: env.key, flag: flag.key }, 'scheduler: evaluation failed');
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Environment defaults ← the environment's threshold flag ← the flag's own policy. */
+  policyFor(flag: Flag, envThreshold: number | undefined): ResolvedCanaryPolicy {
+    const c = this.d.config;
+    const envDefaults: CanaryPolicyInput = {
+      errorRateThreshold: c.rollbackErrorRateThreshold,
+      p99ThresholdMs: c.rollbackResponseTimeThresholdMs,
+      windowMs: c.metricsAggregationIntervalMs,
+      comparisonWindowMs: Math.round(c.metricsWindowSizeSec * 1000),
+    };
+    return resolvePolicy(
+      envDefaults,
+      envThreshold === undefined ? undefined : { errorRateThreshold: envThreshold },
+      flag.policy,
+    );
+  }
+
+  private async evaluateFlag(
+    environment: string,
+    flag: Flag,
+    updatedAt: string,
+    kind: 'canary' | 'guard',
+    envThreshold: number | undefined,
+    trigger: Trigger,
+    nowMs: number,
+  ): Promise<EvaluationRecord | null> {
+    const db = this.d.database.db;
+    const policy = this.policyFor(flag, envThreshold);
+    // A guarded rollout's "stage" started when its configuration last changed.
+    const guardStart = kind === 'guard' ? updatedAt : null;
+    const state =
+      kind === 'canary'
+        ? { key: flag.key, stages: flag.stages!, canary: flag.canary! }
+        : {
+            key: flag.key,
+            stages: [{ percent: flag.rolloutPercentage!, minDurationSec: 0 }],
+            canary: { stage: 0, status: 'progressing' as const, stageStartedAt: guardStart },
+          };
+    const stageStart = state.canary.stageStartedAt ? Date.parse(state.canary.stageStartedAt) : Number.NaN;
+    const lookback = Math.max(policy.comparisonWindowMs, (policy.consecutiveWindows + 3) * policy.windowMs);
+    // Every window that overlaps the stage (the stage sample), or the recent ones when it has no start.
+    const since = Number.isFinite(stageStart) ? stageStart - 2 * policy.windowMs : nowMs - lookback;
+    const sinceMs = Math.max(since, nowMs - 7 * 86_400_000);
+    const windows = await loadWindows(db, environment, flag.key, sinceMs);
+    const gauges = await loadGauges(db, environment, sinceMs);
+    // A paused canary or a guarded rollout without any traffic has nothing to judge: no record.
+    if (windows.length === 0 && (kind === 'guard' || state.canary.status === 'paused')) return null;
+    const decision = decideCanary(state, { windows, gauges }, policy, nowMs);
+
+    const result = await db.transaction(async (tx) => {
+      const current = await getFlagForUpdate(tx, environment, flag.key);
+      let outcome: DecisionOutcome = 'held';
+      let logId: number | null = null;
+      let reasons = decision.reasons;
+      const changed =
+        JSON.stringify(current.flag.canary ?? null) !== JSON.stringify(flag.canary ?? null) ||
+        current.flag.rolloutPercentage !== flag.rolloutPercentage;
+      const acts = decision.action !== 'hold';
+      if (acts && changed) {
+        outcome = 'skipped';
+        reasons = [...reasons, 'skipped: the flag changed while deciding; the next run decides again'];
+      } else if (acts && (await this.alreadyActed(tx, environment, flag, decision))) {
+        outcome = 'skipped';
+        reasons = [...reasons, `skipped: window ${decision.stats.latestWindowStart} was already acted on`];
+      } else if (decision.action === 'rollback') {
+        const breaker = this.d.config.rollbackCircuitBreakerEnabled;
+        const auto = flag.autoRollback !== false;
+        if (!breaker || !auto) {
+          outcome = 'would_roll_back';
+          reasons = [
+            ...reasons,
+            !breaker
+              ? 'would roll back: ROLLBACK_CIRCUIT_BREAKER_ENABLED=false'
+              : 'would roll back: automatic rollback is off for this flag (autoRollback: false)',
+          ];
+        } else {
+          outcome = 'rolled_back';
+          if (kind === 'canary') {
+            const applied = await applyCanaryTransition(tx, {
+              environment,
+              key: flag.key,
+              action: 'rollback',
+              actor: 'scheduler',
+              reason: decision.reasons.join('; '),
+              automatic: true,
+              metrics: { checks: decision.checks, stats: decision.stats },
+              nowMs,
+            });
+            logId = applied.logId;
+          } else {
+            await this.rollBackGuard(tx, environment, flag, decision);
+          }
+        }
+        await tx.insert(outbox).values({
+          topic: 'rollback.triggered',
+          environment,
+          payload: {
+            key: flag.key,
+            environment,
+            kind,
+            applied: outcome === 'rolled_back',
+            percent: decision.stats.percent,
+            reasons,
+            checks: decision.checks,
+          },
+        });
+      } else if (decision.action === 'advance' || decision.action === 'complete') {
+        if (kind === 'canary') {
+          const applied = await applyCanaryTransition(tx, {
+            environment,
+            key: flag.key,
+            action: decision.action,
+            actor: 'scheduler',
+            reason: decision.reasons.join('; '),
+            automatic: true,
+            metrics: { checks: decision.checks, stats: decision.stats },
+            nowMs,
+          });
+          logId = applied.logId;
+          outcome = decision.action === 'advance' ? 'advanced' : 'completed';
+        } else {
+          // A guarded rollout that is healthy: remember the percentage it is healthy at.
+          await tx
+            .insert(guardStates)
+            .values({ environment, flagKey: flag.key, lastHealthyPercent: flag.rolloutPercentage! })
+            .onConflictDoUpdate({
+              target: [guardStates.environment, guardStates.flagKey],
+              set: { lastHealthyPercent: flag.rolloutPercentage!, updatedAt: new Date(nowMs) },
+            });
+          outcome = 'held';
+        }
+      }
+      const [row] = await tx
+        .insert(rollbackDecisions)
+        .values({
+          environment,
+          flagKey: flag.key,
+          kind,
+          runId: flag.canary?.runId ?? null,
+          stage: decision.stats.stage,
+          percent: decision.stats.percent,
+          action: decision.action,
+          outcome,
+          applied: outcome === 'advanced' || outcome === 'completed' || outcome === 'rolled_back',
+          reasons,
+          checks: decision.checks,
+          stats: decision.stats,
+          policy: decision.policy,
+          treatmentRequests: decision.stats.stageTreatment.requests,
+          controlRequests: decision.stats.comparison?.control.requests ?? 0,
+          z: finite(decision.stats.z),
+          pValue: finite(decision.stats.pValue),
+          latestWindowStartMs: decision.stats.latestWindowStart,
+          trigger,
+          leader: this.instanceId,
+          canaryLogId: logId,
+        })
+        .returning({ id: rollbackDecisions.id });
+      return { outcome, decisionId: row!.id, reasons };
+    });
+
+    if (result.outcome === 'advanced' || result.outcome === 'completed' || result.outcome === 'rolled_back') {
+      await this.d.refreshSnapshot(environment);
+      const topic =
+        result.outcome === 'advanced'
+          ? 'canary.advanced'
+          : result.outcome === 'completed'
+            ? 'canary.completed'
+            : 'canary.rolled_back';
+      const payload = { environment, key: flag.key, kind, automatic: true, reasons: result.reasons };
+      this.d.events.emit(topic, payload);
+      this.d.events.emit('canary.transition', { ...payload, action: decision.action, actor: 'scheduler' });
+      if (result.outcome === 'rolled_back') this.d.events.emit('rollback.triggered', payload);
+    } else if (result.outcome === 'would_roll_back') {
+      this.d.events.emit('rollback.triggered', {
+        environment,
+        key: flag.key,
+        kind,
+        automatic: true,
+        applied: false,
+        reasons: result.reasons,
+      });
+    }
+    return {
+      environment,
+      key: flag.key,
+      kind,
+      decision,
+      outcome: result.outcome,
+      decisionId: result.decisionId,
+    };
+  }
+
+  /** An applied decision of this run and stage that saw the same (or a later) latest window. */
+  private async alreadyActed(
+    tx: DbOrTx,
+    environment: string,
+    flag: Flag,
+    decision: CanaryDecision,
+  ): Promise<boolean> {
+    const latest = decision.stats.latestWindowStart;
+    if (latest === null) return false;
+    const rows = await tx
+      .select({ id: rollbackDecisions.id })
+      .from(rollbackDecisions)
+      .where(
+        and(
+          eq(rollbackDecisions.environment, environment),
+          eq(rollbackDecisions.flagKey, flag.key),
+          eq(rollbackDecisions.applied, true),
+          eq(rollbackDecisions.stage, decision.stats.stage),
+          flag.canary?.runId ? eq(rollbackDecisions.runId, flag.canary.runId) : sql`true`,
+          sql`${rollbackDecisions.latestWindowStartMs} >= ${latest}`,
+        ),
+      )
+      .limit(1);
+    return rows.length > 0;
+  }
+
+  private async rollBackGuard(tx: DbOrTx, environment: string, flag: Flag, decision: CanaryDecision) {
+    const [state] = await tx
+      .select()
+      .from(guardStates)
+      .where(and(eq(guardStates.environment, environment), eq(guardStates.flagKey, flag.key)));
+    const current = flag.rolloutPercentage ?? 0;
+    const target = state && state.lastHealthyPercent < current ? state.lastHealthyPercent : 0;
+    await updateFlag(tx as unknown as Db, {
+      environment,
+      key: flag.key,
+      patch: { rolloutPercentage: target },
+      actor: 'rollback-monitor',
+      reason: `guard: ${decision.reasons.join('; ')} → back to ${target}%`,
+    });
+  }
+
+  /** Latest decisions of a flag (newest first). */
+  static async latestDecisions(db: DbOrTx, environment: string, key: string, limit = 20) {
+    return db
+      .select()
+      .from(rollbackDecisions)
+      .where(and(eq(rollbackDecisions.environment, environment), eq(rollbackDecisions.flagKey, key)))
+      .orderBy(desc(rollbackDecisions.id))
+      .limit(limit);
+  }
+}
+
+function finite(x: number | null): number | null {
+  return x !== null && Number.isFinite(x) ? x : null;
+}

@@ -1,0 +1,342 @@
+// Webhooks: subscriptions, and the delivery of outbox events to them. Events are written to the
+// outbox in the same transaction as the change they announce; the leader fans each event out to
+// one webhook_deliveries row per matching webhook (in one transaction with marking the event
+// processed), then delivers due rows: POST signed with HMAC-SHA256 over `timestamp.body`
+// (`X-Rupaya-Signature: t=<unix>,v1=<hex>`), retried with exponential backoff from 1 s to 10 min
+// (8 retries by default), every attempt kept in the row's log. A crash anywhere leaves the event
+// or its delivery rows in the database, so nothing committed is lost (delivery is at least once;
+// receivers de-duplicate on `X-Rupaya-Delivery`).
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { and, asc, desc, eq, isNull, lte, sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db, DbOrTx } from '../db/client';
+import { outbox, webhookDeliveries, webhooks } from '../db/schema/index';
+import type { MetricsSettings } from './metrics-settings';
+
+export type WebhookFormat = 'json' | 'slack';
+
+/** Outbox topics as announced (the transition service writes present-tense action names). */
+const TOPIC_NAMES: Record<string, string> = {
+  'canary.advance': 'canary.advanced',
+  'canary.complete': 'canary.completed',
+  'canary.pause': 'canary.paused',
+  'canary.resume': 'canary.resumed',
+  'canary.restart': 'canary.restarted',
+  'canary.rollback': 'canary.rolled_back',
+};
+
+export function eventName(topic: string): string {
+  return TOPIC_NAMES[topic] ?? topic;
+}
+
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. */
+export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
+  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
+  return `t=${unixSeconds},v1=${v1}`;
+}
+
+/** Verifies a signature header (what a receiver does); `toleranceSec` bounds replay. */
+export function verifySignature(
+  secret: string,
+  body: string,
+  header: string,
+  nowSec: number,
+  toleranceSec = 300,
+): boolean {
+  const parts = Object.fromEntries(header.split(',').map((p) => p.split('=', 2) as [string, string]));
+  const t = Number(parts.t);
+  if (!Number.isInteger(t) || Math.abs(nowSec - t) > toleranceSec || !parts.v1) return false;
+  const expected = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
+  const got = Buffer.from(parts.v1);
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** Delay before retry `n` (1-based): base · (max/base)^((n−1)/(retries−1)), so 1 s → 10 min over 8. */
+export function retryDelayMs(
+  n: number,
+  settings: Pick<MetricsSettings, 'webhookRetryBaseMs' | 'webhookRetryMaxMs' | 'webhookMaxRetries'>,
+): number {
+  const { webhookRetryBaseMs: base, webhookRetryMaxMs: max, webhookMaxRetries: retries } = settings;
+  if (retries <= 1) return base;
+  const ratio = (max / base) ** (1 / (retries - 1));
+  return Math.round(Math.min(max, base * ratio ** (n - 1)));
+}
+
+export interface WebhookEvent {
+  id: number;
+  event: string;
+  environment: string | null;
+  createdAt: string;
+  payload: unknown;
+}
+
+/** The request body for a webhook of `format`. */
+export function renderBody(format: WebhookFormat, e: WebhookEvent): string {
+  if (format === 'json') return JSON.stringify(e);
+  const p = (e.payload ?? {}) as Record<string, unknown>;
+  const parts = [`*${e.event}*`];
+  if (p.key) parts.push(`flag \`${String(p.key)}\``);
+  if (e.environment) parts.push(`in ${e.environment}`);
+  if (p.fromPercent !== undefined && p.toPercent !== undefined)
+    parts.push(`${p.fromPercent}% → ${p.toPercent}%`);
+  const reasons = Array.isArray(p.reasons)
+    ? (p.reasons as string[]).join('; ')
+    : p.reason
+      ? String(p.reason)
+      : '';
+  const text = parts.join(' ') + (reasons ? `\n${reasons}` : '');
+  return JSON.stringify({ text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] });
+}
+
+export interface CreateWebhookInput {
+  url: string;
+  events?: string[] | undefined;
+  environment?: string | undefined;
+  format?: WebhookFormat | undefined;
+  secret?: string | undefined;
+  actor: string;
+}
+
+export async function createWebhook(db: DbOrTx, input: CreateWebhookInput) {
+  const id = randomUUID();
+  const secret = input.secret ?? `whsec_${randomBytes(24).toString('base64url')}`;
+  const [row] = await db
+    .insert(webhooks)
+    .values({
+      id,
+      url: input.url,
+      secret,
+      events: input.events && input.events.length > 0 ? input.events : ['*'],
+      environment: input.environment ?? null,
+      format: input.format ?? 'json',
+      createdBy: input.actor,
+    })
+    .returning();
+  return { ...publicWebhook(row!), secret };
+}
+
+export function publicWebhook(row: typeof webhooks.$inferSelect) {
+  return {
+    id: row.id,
+    url: row.url,
+    events: row.events,
+    environment: row.environment,
+    format: row.format as WebhookFormat,
+    active: row.active,
+    createdAt: row.createdAt.toISOString(),
+    createdBy: row.createdBy,
+  };
+}
+
+export async function listWebhooks(db: DbOrTx) {
+  const rows = await db
+    .select()
+    .from(webhooks)
+    .where(eq(webhooks.active, true))
+    .orderBy(asc(webhooks.createdAt));
+  return rows.map(publicWebhook);
+}
+
+/** Deactivates a webhook (its delivery log stays); false when there is no such active webhook. */
+export async function deleteWebhook(db: DbOrTx, id: string): Promise<boolean> {
+  const rows = await db
+    .update(webhooks)
+    .set({ active: false })
+    .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
+    .returning({ id: webhooks.id });
+  if (rows.length > 0) {
+    await db
+      .update(webhookDeliveries)
+      .set({ status: 'cancelled' })
+      .where(and(eq(webhookDeliveries.webhookId, id), eq(webhookDeliveries.status, 'pending')));
+  }
+  return rows.length > 0;
+}
+
+export async function listDeliveries(db: DbOrTx, webhookId: string, limit = 100) {
+  const rows = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(eq(webhookDeliveries.webhookId, webhookId))
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(limit);
+  return rows.map((r) => ({
+    id: r.id,
+    eventId: r.outboxId,
+    event: r.topic,
+    status: r.status,
+    attempts: r.attempts,
+    nextAttemptAt: r.status === 'pending' ? r.nextAttemptAt.toISOString() : null,
+    lastStatusCode: r.lastStatusCode,
+    lastError: r.lastError,
+    deliveredAt: r.deliveredAt?.toISOString() ?? null,
+    log: r.log,
+  }));
+}
+
+const matches = (hook: typeof webhooks.$inferSelect, event: string, environment: string | null) =>
+  (hook.environment === null || hook.environment === environment) &&
+  (hook.events.includes('*') ||
+    hook.events.includes(event) ||
+    hook.events.some((e) => e.endsWith('.*') && event.startsWith(e.slice(0, -1))));
+
+export class WebhookDeliverer {
+  private busy = false;
+  constructor(
+    private readonly db: Db,
+    private readonly settings: MetricsSettings,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** Fans pending outbox events out to deliveries, then sends what is due. */
+  async tick(nowMs = Date.now()): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while ((await this.fanOut()) > 0) {
+        // keep going until the outbox is drained
+      }
+      await this.deliverDue(nowMs);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** One transaction: up to 200 unprocessed events → delivery rows, events marked processed. */
+  async fanOut(): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const events = await tx
+        .select()
+        .from(outbox)
+        .where(isNull(outbox.processedAt))
+        .orderBy(asc(outbox.id))
+        .limit(200)
+        .for('update', { skipLocked: true });
+      if (events.length === 0) return 0;
+      const hooks = await tx.select().from(webhooks).where(eq(webhooks.active, true));
+      const rows: (typeof webhookDeliveries.$inferInsert)[] = [];
+      for (const e of events) {
+        const name = eventName(e.topic);
+        for (const h of hooks)
+          if (matches(h, name, e.environment)) rows.push({ outboxId: e.id, webhookId: h.id, topic: name });
+      }
+      if (rows.length > 0) await tx.insert(webhookDeliveries).values(rows).onConflictDoNothing();
+      await tx
+        .update(outbox)
+        .set({ processedAt: new Date() })
+        .where(
+          sql`${outbox.id} in (${sql.join(
+            events.map((e) => sql`${e.id}`),
+            sql`, `,
+          )})`,
+        );
+      return events.length;
+    });
+  }
+
+  /** Sends every due delivery once (in order of due time). */
+  async deliverDue(nowMs: number): Promise<number> {
+    const due = await this.db
+      .select({ d: webhookDeliveries, h: webhooks, e: outbox })
+      .from(webhookDeliveries)
+      .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+      .innerJoin(outbox, eq(outbox.id, webhookDeliveries.outboxId))
+      .where(
+        and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, new Date(nowMs))),
+      )
+      .orderBy(asc(webhookDeliveries.nextAttemptAt), asc(webhookDeliveries.id))
+      .limit(50);
+    // Different receivers in parallel, one receiver's events in order.
+    const byHook = new Map<string, typeof due>();
+    for (const row of due) {
+      const list = byHook.get(row.h.id) ?? [];
+      list.push(row);
+      byHook.set(row.h.id, list);
+    }
+    await Promise.all(
+      [...byHook.values()].map(async (list) => {
+        for (const row of list) {
+          const ok = await this.attempt(row.d, row.h, row.e);
+          // A receiver that is down: later events wait for the earlier one's retry.
+          if (!ok) break;
+        }
+      }),
+    );
+    return due.length;
+  }
+
+  private async attempt(
+    d: typeof webhookDeliveries.$inferSelect,
+    h: typeof webhooks.$inferSelect,
+    e: typeof outbox.$inferSelect,
+  ): Promise<boolean> {
+    const body = renderBody(h.format as WebhookFormat, {
+      id: e.id,
+      event: d.topic,
+      environment: e.environment,
+      createdAt: e.createdAt.toISOString(),
+      payload: e.payload,
+    });
+    const started = Date.now();
+    let statusCode: number | undefined;
+    let error: string | undefined;
+    try {
+      const res = await fetch(h.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'rupaya-webhooks/1',
+          'x-rupaya-event': d.topic,
+          'x-rupaya-delivery': String(d.id),
+          'x-rupaya-signature': signatureHeader(h.secret, body, Math.floor(Date.now() / 1000)),
+        },
+        body,
+        signal: AbortSignal.timeout(this.settings.webhookTimeoutMs),
+        redirect: 'manual',
+      });
+      statusCode = res.status;
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    } catch (err) {
+      error = (err as Error).message || String(err);
+    }
+    const durationMs = Date.now() - started;
+    const attempts = d.attempts + 1;
+    const entry = {
+      at: new Date(started).toISOString(),
+      durationMs,
+      ...(statusCode ? { statusCode } : {}),
+      ...(error ? { error } : {}),
+    };
+    const log = [...(d.log ?? []), entry];
+    if (!error) {
+      await this.db
+        .update(webhookDeliveries)
+        .set({
+          status: 'delivered',
+          attempts,
+          lastStatusCode: statusCode ?? null,
+          lastError: null,
+          deliveredAt: new Date(),
+          log,
+        })
+        .where(eq(webhookDeliveries.id, d.id));
+      return true;
+    }
+    const exhausted = attempts > this.settings.webhookMaxRetries;
+    await this.db
+      .update(webhookDeliveries)
+      .set({
+        status: exhausted ? 'failed' : 'pending',
+        attempts,
+        lastStatusCode: statusCode ?? null,
+        lastError: error,
+        nextAttemptAt: new Date(Date.now() + (exhausted ? 0 : retryDelayMs(attempts, this.settings))),
+        log,
+      })
+      .where(eq(webhookDeliveries.id, d.id));
+    if (exhausted)
+      this.log.warn({ webhook: h.id, delivery: d.id, error }, 'webhook delivery failed for good');
+    return false;
+  }
+}
