@@ -163,7 +163,7 @@ describe('RupayaProvider events', () => {
     const changed: string[][] = [];
     OpenFeature.addHandler(ProviderEvents.ConfigurationChanged, (e) => {
       events.push('changed');
-      changed.push(e?.flagsChanged ?? []);
+      changed.push((e?.flagsChanged as string[] | undefined) ?? []);
     });
     OpenFeature.addHandler(ProviderEvents.Stale, () => events.push('stale'));
     OpenFeature.addHandler(ProviderEvents.Ready, () => events.push('ready'));
