@@ -288,11 +288,13 @@ describe('reference coverage', () => {
   });
 
   it('documents every environment variable the control plane reads', () => {
-    const configTs = readFileSync(join(cpSrc, 'config.ts'), 'utf8');
     const vars = new Set([
-      ...[...configTs.matchAll(/(?:str|num|bool|parseUrl)\((?:env, )?'([A-Z][A-Z0-9_]+)'/g)].map(
-        (m) => m[1]!,
-      ),
+      ...[
+        ...allSource.matchAll(
+          /\b(?:str|num|bool|int|parseUrl|parseDuration)\((?:env, )?'([A-Z][A-Z0-9_]+)'/g,
+        ),
+      ].map((m) => m[1]!),
+      ...[...allSource.matchAll(/new ConfigError\(\s*'([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]!),
       ...[...allSource.matchAll(/(?:process\.env|config\.env|\benv)\.([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!),
     ]);
     expect(vars.size).toBeGreaterThan(15);

@@ -76,7 +76,10 @@ export const operationCommands: Command[] = [
       from: { type: 'string', description: 'start: ISO-8601 or a duration ago (15m, 2h, 1d); default 1h' },
       to: { type: 'string', description: 'end: ISO-8601 or a duration ago; default now' },
       flag: { type: 'string', description: 'only this flag' },
-      granularity: { type: 'string', description: 'series granularity passed to the API (e.g. 10s, 1m)' },
+      granularity: {
+        type: 'string',
+        description: 'raw (every window), 1m (one-minute roll-ups) or auto (default)',
+      },
     },
     async run(ctx) {
       const now = Date.now();
