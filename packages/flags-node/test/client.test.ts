@@ -180,6 +180,58 @@ describe('streaming', () => {
   });
 });
 
+describe('stream liveness', () => {
+  it('reconnects a stream that goes silent (no heartbeat) after streamIdleTimeoutMs', async () => {
+    const snap = makeSnapshot(1, [boolFlag('feature.a', true)]);
+    server.handle = (req, res) => {
+      if (req.url === '/api/sdk/v1/stream') {
+        server.openStream(res); // headers, then silence
+        return;
+      }
+      res.writeHead(200, { etag: '"1-x"' });
+      res.end(JSON.stringify(snap));
+    };
+    const { c } = client({ pollIntervalMs: 60_000, streamIdleTimeoutMs: 300 });
+    expect(await c.ready({ timeoutMs: 5000 })).toBe('READY');
+    const streams = () => server.received.filter((r) => r.path === '/api/sdk/v1/stream').length;
+    await waitFor(() => streams() >= 3, 5000, 'reconnects of a silent stream');
+    expect(c.state).toBe('READY');
+  });
+});
+
+describe('bootstrap', () => {
+  it('serves a bootstrap snapshot as STALE until the control plane answers with a newer one', async () => {
+    const bootstrap = makeSnapshot(2, [boolFlag('feature.a', true)]);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    server.handle = async (_req, res) => {
+      await gate;
+      res.writeHead(200, { etag: '"3-x"' });
+      res.end(JSON.stringify(makeSnapshot(3, [boolFlag('feature.a', false)])));
+    };
+    const { c } = client({ streaming: false, bootstrap: JSON.stringify(bootstrap) });
+    expect(c.evaluate('feature.a', { userId: 'u' })).toMatchObject({
+      enabled: true,
+      reason: 'STALE',
+      revision: 2,
+    });
+    release();
+    expect(await c.ready({ timeoutMs: 5000 })).toBe('READY');
+    expect(c.evaluate('feature.a', { userId: 'u' })).toMatchObject({
+      enabled: false,
+      reason: 'OFF',
+      revision: 3,
+    });
+  });
+
+  it('ignores an invalid bootstrap snapshot with a logged reason', () => {
+    const bad = { ...makeSnapshot(2, [boolFlag('feature.a', true)]), checksum: `sha256:${'0'.repeat(64)}` };
+    const { c, logger } = client({ url: 'http://127.0.0.1:9', bootstrap: bad });
+    expect(c.state).toBe('NOT_READY');
+    expect(logger.lines.some((l) => /bootstrap snapshot ignored: .*checksum/.test(l.message))).toBe(true);
+  });
+});
+
 describe('cache file', () => {
   it('writes the last good snapshot and serves it as STALE at once after a restart with the server down', async () => {
     const cacheFile = join(dir, 'flags-cache.json');
