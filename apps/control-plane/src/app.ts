@@ -59,6 +59,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.decorate('snapshots', snapshots);
 
   registerErrorHandling(app);
+  // The API speaks JSON only: anything else is 415 UNSUPPORTED_MEDIA_TYPE, not a string body.
+  app.removeContentTypeParser('text/plain');
 
   // OpenAPI first: the document is built from the routes registered after it.
   await app.register(docsPlugin, { version: '0.1.0' });
