@@ -13,6 +13,8 @@ export interface PlaneOptions {
   dataDir?: string;
   /** PGlite in memory (fastest; no restart possible). */
   memory?: boolean;
+  /** A real Postgres instead of PGlite. */
+  databaseUrl?: string;
   port?: number;
   env?: Record<string, string>;
 }
@@ -22,7 +24,11 @@ export type Plane = Awaited<ReturnType<typeof startControlPlane>> & { dataDir: s
 export async function startPlane(options: PlaneOptions = {}): Promise<Plane> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rupaya-e2e-'));
   const plane = await startControlPlane({
-    ...(options.memory ? { pglite: 'memory' as const } : { dataDir }),
+    ...(options.databaseUrl
+      ? { databaseUrl: options.databaseUrl }
+      : options.memory
+        ? { pglite: 'memory' as const }
+        : { dataDir }),
     env: {
       ADMIN_API_TOKEN: ADMIN_TOKEN,
       PORT: String(options.port ?? 0),

@@ -3,6 +3,7 @@
 // proxy (bad checksum, an older revision replayed, another environment's snapshot).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createTestDatabase } from '@rupaya/control-plane';
 import { createClient, type FlagsClient } from '@rupaya/flags-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +69,27 @@ describe('propagation', () => {
     expect(poll.ms).toBeLessThan(300 + 3000);
     expect(streaming.revision).toBe(polling.revision);
     expect(streaming.snapshot?.environment).toBe('prod');
+  });
+});
+
+describe('propagation on Postgres (LISTEN/NOTIFY → SSE)', () => {
+  it('an SSE client of a Postgres-backed control plane sees a change pushed', async () => {
+    const database = await createTestDatabase('postgres');
+    const pg = await startPlane({ databaseUrl: database.databaseUrl });
+    try {
+      const pgAdmin = new AdminApi(pg.url);
+      await pgAdmin.createFlag({ key: 'e2e.pg-flag', type: 'boolean', enabled: false });
+      const key = await pgAdmin.sdkKey('prod');
+      const { c } = client({ url: pg.url, sdkKey: key, pollIntervalMs: 60_000 });
+      expect(await c.ready({ timeoutMs: 10_000 })).toBe('READY');
+      expect(c.isEnabled('e2e.pg-flag', { userId: 'u1' })).toBe(false);
+      await pgAdmin.updateFlag('e2e.pg-flag', { enabled: true, reason: 'e2e on postgres' }, 'prod');
+      await waitFor(() => c.isEnabled('e2e.pg-flag', { userId: 'u1' }), 10_000, 'SSE client flips');
+      await c.close();
+    } finally {
+      await pg.close();
+      await database.drop();
+    }
   });
 });
 
