@@ -5,7 +5,9 @@ import type { EventBatch, ExposureBatch } from '@rupaya/flags-core';
 import type { FastifyInstance } from 'fastify';
 import { experimentServiceFor } from '../services/experiments';
 
-const MAX_RECORDS = 10_000;
+const MAX_RECORDS = 50_000;
+/** An SDK buffers up to 10,000 records by default; a batch of them is ~1–2 MB of JSON. */
+const BODY_LIMIT = 16 * 1024 * 1024;
 const id = { type: 'string', minLength: 1, maxLength: 200 } as const;
 const unitKey = { type: 'string', minLength: 1, maxLength: 512 } as const;
 // Epoch milliseconds between 1970 and year 275760 (the Date range).
@@ -87,6 +89,7 @@ export default async function sdkExperimentRoutes(app: FastifyInstance): Promise
     '/api/sdk/v1/exposures',
     {
       preHandler: app.requireSdkKey,
+      bodyLimit: BODY_LIMIT,
       schema: {
         tags: ['sdk'],
         summary: 'Experiment exposures (unit, variant, time); idempotent per (instanceId, batchKey)',
@@ -104,6 +107,7 @@ export default async function sdkExperimentRoutes(app: FastifyInstance): Promise
     '/api/sdk/v1/events',
     {
       preHandler: app.requireSdkKey,
+      bodyLimit: BODY_LIMIT,
       schema: {
         tags: ['sdk'],
         summary: 'Tracked events (event, unit, value?, time); idempotent per (instanceId, batchKey)',
