@@ -20,6 +20,7 @@ export const errorCatalogue = {
   FLAG_NOT_FOUND: { status: 404, description: 'No (unarchived) flag with this key.' },
   ENVIRONMENT_NOT_FOUND: { status: 404, description: 'No environment with this key.' },
   EXPERIMENT_NOT_FOUND: { status: 404, description: 'No experiment with this key.' },
+  WEBHOOK_NOT_FOUND: { status: 404, description: 'No active webhook with this id.' },
   SDK_KEY_NOT_FOUND: { status: 404, description: 'No unrevoked SDK key with this id.' },
   TOKEN_NOT_FOUND: { status: 404, description: 'No unrevoked minted token with this id.' },
   FLAG_EXISTS: {
@@ -104,6 +105,8 @@ export const errors = {
   environmentNotFound: (env: string) =>
     make('ENVIRONMENT_NOT_FOUND', `environment "${env}" does not exist`, 'environment'),
   experimentNotFound: (key: string) => make('EXPERIMENT_NOT_FOUND', `no experiment with key "${key}"`, 'key'),
+  webhookNotFound: (id: string) =>
+    make('WEBHOOK_NOT_FOUND', `no webhook with id "${id}" (it does not exist or was deleted)`, 'id'),
   flagExists: (key: string) => make('FLAG_EXISTS', `a flag with key "${key}" already exists`, 'key'),
   environmentExists: (env: string) =>
     make('ENVIRONMENT_EXISTS', `an environment with key "${env}" already exists`, 'key'),

@@ -1,6 +1,6 @@
 // Webhook subscriptions (admin role): create (the secret is shown once), list, delete, delivery log.
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../errors';
+import { errors } from '../errors';
 import { createWebhook, deleteWebhook, listDeliveries, listWebhooks } from '../services/webhooks';
 import { actorOf, environmentQuery, errorResponse } from './common';
 
@@ -11,9 +11,6 @@ const idParam = {
   required: ['id'],
   properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
 } as const;
-
-const webhookNotFound = (id: string) =>
-  new ApiError(404, 'WEBHOOK_NOT_FOUND', `webhook "${id}" does not exist (or was deleted)`, 'id');
 
 export default async function adminWebhookRoutes(app: FastifyInstance): Promise<void> {
   app.post(
@@ -74,7 +71,7 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      if (!(await deleteWebhook(app.db, id))) throw webhookNotFound(id);
+      if (!(await deleteWebhook(app.db, id))) throw errors.webhookNotFound(id);
       return reply.code(204).send();
     },
   );

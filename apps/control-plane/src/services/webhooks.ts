@@ -7,7 +7,7 @@
 // or its delivery rows in the database, so nothing committed is lost (delivery is at least once;
 // receivers de-duplicate on `X-Rupaya-Delivery`).
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, asc, desc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db, DbOrTx } from '../db/client';
 import { outbox, webhookDeliveries, webhooks } from '../db/schema/index';
@@ -234,35 +234,37 @@ export class WebhookDeliverer {
     });
   }
 
-  /** Sends every due delivery once (in order of due time). */
+  /**
+   * Sends due deliveries. Per webhook, events go strictly in order: the oldest pending delivery
+   * first, and a failure (or a retry not yet due) holds the later ones back.
+   */
   async deliverDue(nowMs: number): Promise<number> {
-    const due = await this.db
+    const pending = await this.db
       .select({ d: webhookDeliveries, h: webhooks, e: outbox })
       .from(webhookDeliveries)
       .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
       .innerJoin(outbox, eq(outbox.id, webhookDeliveries.outboxId))
-      .where(
-        and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, new Date(nowMs))),
-      )
-      .orderBy(asc(webhookDeliveries.nextAttemptAt), asc(webhookDeliveries.id))
-      .limit(50);
-    // Different receivers in parallel, one receiver's events in order.
-    const byHook = new Map<string, typeof due>();
-    for (const row of due) {
+      .where(eq(webhookDeliveries.status, 'pending'))
+      .orderBy(asc(webhookDeliveries.id))
+      .limit(500);
+    const byHook = new Map<string, typeof pending>();
+    for (const row of pending) {
       const list = byHook.get(row.h.id) ?? [];
       list.push(row);
       byHook.set(row.h.id, list);
     }
+    let sent = 0;
+    // Different receivers in parallel, each receiver's events in order.
     await Promise.all(
       [...byHook.values()].map(async (list) => {
         for (const row of list) {
-          const ok = await this.attempt(row.d, row.h, row.e);
-          // A receiver that is down: later events wait for the earlier one's retry.
-          if (!ok) break;
+          if (row.d.nextAttemptAt.getTime() > nowMs) break;
+          sent++;
+          if (!(await this.attempt(row.d, row.h, row.e))) break;
         }
       }),
     );
-    return due.length;
+    return sent;
   }
 
   private async attempt(
