@@ -10,7 +10,8 @@ import { suites } from './suites.mjs';
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 const readmePath = fileURLToPath(new URL('./README.md', import.meta.url));
 
-const requested = process.argv.slice(2);
+const renderOnly = process.argv.includes('--render');
+const requested = process.argv.slice(2).filter((a) => a !== '--render');
 const unknown = requested.filter((s) => !suites.some((x) => x.name === s));
 if (unknown.length > 0) {
   console.error(
@@ -22,7 +23,12 @@ if (typeof globalThis.gc !== 'function') {
   console.error('run with node --expose-gc run.mjs (the `bench` script does)');
   process.exit(2);
 }
-const selected = requested.length > 0 ? suites.filter((s) => requested.includes(s.name)) : suites;
+// `--render` only regenerates README.md from the results files.
+const selected = renderOnly
+  ? []
+  : requested.length > 0
+    ? suites.filter((s) => requested.includes(s.name))
+    : suites;
 mkdirSync(resultsDir, { recursive: true });
 
 const log = (line) => console.log(line);

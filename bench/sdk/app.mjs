@@ -1,0 +1,55 @@
+// Hello-world app for the middleware-overhead runs, in its own process so its CPU time is its own:
+// `node app.mjs <fastify|express> <plain|plugin> <control-plane url> <sdk key> <flag key>`.
+// plugin mode: the Rupaya plugin/middleware with request recording on, and the handler evaluates one
+// flag with req.evaluateFlag (what an app using the product does); plain mode: the same handler
+// without either. Prints {"port"} when listening.
+import { createClient } from '@rupaya/flags-node';
+
+const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
+const withPlugin = mode === 'plugin';
+let client;
+if (withPlugin) {
+  client = createClient({ url, sdkKey, streaming: true, metrics: { enabled: true } });
+  const state = await client.ready({ timeoutMs: 15_000 });
+  if (state !== 'READY') throw new Error(`client not ready: ${state}`);
+}
+
+let port;
+if (framework === 'fastify') {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ logger: false });
+  if (withPlugin) {
+    const { flagsPlugin } = await import('@rupaya/flags-fastify');
+    await app.register(flagsPlugin, { client });
+    app.get('/hello', async (request) => {
+      const result = await request.evaluateFlag(flagKey);
+      return { hello: 'world', on: result.enabled };
+    });
+  } else {
+    app.get('/hello', async () => ({ hello: 'world', on: false }));
+  }
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = app.server.address().port;
+} else {
+  const { default: express } = await import('express');
+  const app = express();
+  if (withPlugin) {
+    const { flagsMiddleware } = await import('@rupaya/flags-express');
+    app.use(flagsMiddleware({ client }));
+    app.get('/hello', async (req, res) => {
+      const result = await req.evaluateFlag(flagKey);
+      res.json({ hello: 'world', on: result.enabled });
+    });
+  } else {
+    app.get('/hello', (_req, res) => res.json({ hello: 'world', on: false }));
+  }
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  port = server.address().port;
+}
+console.log(JSON.stringify({ port }));
+process.on('SIGTERM', async () => {
+  await client?.close();
+  process.exit(0);
+});

@@ -1,0 +1,304 @@
+// Suite `sdk` (issue 5): propagation admin write → client.isEnabled flips (streaming and polling),
+// middleware overhead (Fastify and Express hello-world, with and without the plugin, alternated),
+// and client memory with 1,000 flags and 10,000 distinct users per minute. Control plane on Postgres
+// (PGlite when Postgres is unreachable), in a child process; apps and the memory client too.
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '@rupaya/flags-node';
+import autocannon from 'autocannon';
+import { runWorker } from '../lib/child.mjs';
+import { bytes, fmt, table } from '../lib/format.mjs';
+import { createDatabase, postgresAvailable, psqlScript } from '../lib/pg.mjs';
+import { cpuMicros } from '../lib/proc.mjs';
+import { adminClient, startControlPlane } from '../lib/server.mjs';
+import { median, summarize } from '../lib/stats.mjs';
+import { realisticFlags } from '../control-plane/flags.mjs';
+import { seedSql } from '../control-plane/seed-sql.mjs';
+
+export const name = 'sdk';
+export const title = 'SDKs and middleware (issue 5)';
+
+const WRITES = 200;
+const PHASE_BUDGET_MS = 45_000;
+const POLL_MS = 250;
+const FLAG = 'feature.new-dashboard';
+const CANARY = 'canary.new-payment-processor';
+const ALTERNATIONS = 5;
+const RUN_SECONDS = 3;
+const MEMORY_SECONDS = 45;
+const USERS_PER_MINUTE = 10_000;
+const appScript = fileURLToPath(new URL('./app.mjs', import.meta.url));
+const memoryScript = fileURLToPath(new URL('./memory.mjs', import.meta.url));
+
+/** PUT `enabled` back and forth; time from the PUT until the client's isEnabled has flipped. */
+async function propagation(server, admin, sdkKey, streaming) {
+  const client = createClient({
+    url: server.url,
+    sdkKey,
+    streaming,
+    pollIntervalMs: POLL_MS,
+    metrics: { enabled: false },
+  });
+  try {
+    const state = await client.ready({ timeoutMs: 15_000 });
+    if (state !== 'READY') throw new Error(`client not ready: ${state}`);
+    const ctx = { userId: 'propagation-user' };
+    const latencies = [];
+    const started = performance.now();
+    for (let i = 0; i < WRITES && performance.now() - started < PHASE_BUDGET_MS; i++) {
+      const want = !client.isEnabled(FLAG, ctx);
+      const flipped = new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no flip within 15 s')), 15_000);
+        const check = () => {
+          if (client.isEnabled(FLAG, ctx) === want) {
+            clearTimeout(timer);
+            client.off('change', check);
+            resolve(performance.now());
+          }
+        };
+        client.on('change', check);
+      });
+      const t0 = performance.now();
+      await admin.put(`/api/admin/deployment/feature-flags/${FLAG}?environment=dev`, {
+        enabled: want,
+        reason: 'bench propagation',
+      });
+      latencies.push((await flipped) - t0);
+    }
+    return {
+      mode: streaming ? 'streaming (SSE)' : `polling every ${POLL_MS} ms`,
+      writes: latencies.length,
+      ms: summarize(latencies),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+function startApp(framework, mode, url, sdkKey) {
+  const child = spawn(process.execPath, [appScript, framework, mode, url, sdkKey, CANARY], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        resolve({
+          url: `http://127.0.0.1:${JSON.parse(line).port}/hello`,
+          pid: child.pid,
+          stop: () =>
+            new Promise((r) => {
+              child.once('exit', r);
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`app exited (${code}): ${err.slice(-500)}`)));
+  });
+}
+
+async function loadApp(app) {
+  const cpu0 = cpuMicros(app.pid);
+  const r = await autocannon({
+    url: app.url,
+    connections: 10,
+    duration: RUN_SECONDS,
+    headers: { 'x-user-id': 'bench-user-1' },
+  });
+  const cpu1 = cpuMicros(app.pid);
+  const ok = r.errors === 0 && r.non2xx === 0;
+  return { rps: r.requests.total / r.duration, cpuMicrosPerRequest: (cpu1 - cpu0) / r.requests.total, ok };
+}
+
+async function overhead(framework, server, sdkKey) {
+  const plain = await startApp(framework, 'plain', server.url, sdkKey);
+  const plugin = await startApp(framework, 'plugin', server.url, sdkKey);
+  try {
+    // Warm both up, then alternate (order swapped every round).
+    await autocannon({ url: plain.url, connections: 10, duration: 1 });
+    await autocannon({
+      url: plugin.url,
+      connections: 10,
+      duration: 1,
+      headers: { 'x-user-id': 'bench-user-1' },
+    });
+    const runs = { plain: [], plugin: [] };
+    for (let i = 0; i < ALTERNATIONS; i++) {
+      const order = i % 2 === 0 ? ['plain', 'plugin'] : ['plugin', 'plain'];
+      for (const mode of order) runs[mode].push(await loadApp(mode === 'plain' ? plain : plugin));
+    }
+    const med = (xs, k) => median(xs.map((x) => x[k]));
+    const plainRps = med(runs.plain, 'rps');
+    const pluginRps = med(runs.plugin, 'rps');
+    const plainCpu = med(runs.plain, 'cpuMicrosPerRequest');
+    const pluginCpu = med(runs.plugin, 'cpuMicrosPerRequest');
+    return {
+      framework,
+      plainRps,
+      pluginRps,
+      rpsLostPercent: (1 - pluginRps / plainRps) * 100,
+      plainCpuMicros: plainCpu,
+      pluginCpuMicros: pluginCpu,
+      pluginCostMicros: pluginCpu - plainCpu,
+      allOk: [...runs.plain, ...runs.plugin].every((r) => r.ok),
+      runs,
+    };
+  } finally {
+    await plain.stop();
+    await plugin.stop();
+  }
+}
+
+async function seedThousand(server, db) {
+  const admin = adminClient(server.url, server.adminToken);
+  const list = (await admin.get('/api/admin/deployment/feature-flags?environment=prod')).body;
+  const count = Array.isArray(list) ? list.length : (list?.flags ?? list?.items ?? []).length;
+  const flags = realisticFlags(1000 - count);
+  psqlScript(db.name, await seedSql(flags, 'prod'));
+  const trigger = flags.find((f) => f.key.includes('-rollout-'));
+  await admin.put(`/api/admin/deployment/feature-flags/${trigger.key}?environment=prod`, {
+    rolloutPercentage: 12.5,
+  });
+}
+
+export async function run({ log }) {
+  if (!postgresAvailable())
+    return { error: 'Postgres not reachable at 127.0.0.1:5432 (this suite seeds it with psql)' };
+  const db = createDatabase();
+  let server;
+  try {
+    server = await startControlPlane({ storage: 'postgres', databaseUrl: db.url });
+    const admin = adminClient(server.url, server.adminToken);
+    const devKey = await admin.sdkKey('dev');
+    const prodKey = await admin.sdkKey('prod');
+    const prop = [];
+    for (const streaming of [true, false]) {
+      const r = await propagation(server, admin, devKey, streaming);
+      log(
+        `  propagation ${r.mode}: p50 ${fmt(r.ms.p50)} ms, p99 ${fmt(r.ms.p99)} ms over ${r.writes} writes`,
+      );
+      prop.push(r);
+    }
+    const mw = [];
+    for (const framework of ['fastify', 'express']) {
+      const r = await overhead(framework, server, devKey);
+      log(
+        `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost), plugin ${fmt(r.pluginCostMicros)} µs CPU/request`,
+      );
+      mw.push(r);
+    }
+    await seedThousand(server, db);
+    const memory = await runWorker(
+      memoryScript,
+      [server.url, prodKey, String(MEMORY_SECONDS), String(USERS_PER_MINUTE)],
+      {
+        timeoutMs: (MEMORY_SECONDS + 60) * 1000,
+      },
+    );
+    if (memory.ok) {
+      const first = memory.samples[0];
+      const last = memory.samples.at(-1);
+      log(
+        `  memory: RSS ${bytes(first.rss)} → ${bytes(last.rss)}, heap ${bytes(first.heapUsed)} → ${bytes(last.heapUsed)} over ${last.users - first.users} new users`,
+      );
+    } else log(`  memory: ${memory.error}`);
+    return {
+      propagation: prop,
+      middleware: mw,
+      memory,
+      settings: { WRITES, POLL_MS, ALTERNATIONS, RUN_SECONDS, MEMORY_SECONDS, USERS_PER_MINUTE },
+    };
+  } finally {
+    await server?.stop();
+    db.drop();
+  }
+}
+
+export function markdown(data) {
+  const { propagation: prop, middleware: mw, memory, settings } = data;
+  const out = [];
+  out.push(
+    `Propagation: PUT \`enabled\` of \`${FLAG}\` (dev, the default seed) until \`client.isEnabled\` returns the new value in a @rupaya/flags-node client in the bench process; ${settings.WRITES} sequential writes planned per mode (stopped after ${PHASE_BUDGET_MS / 1000} s if slower); target p99 < 100 ms streaming. Control plane on Postgres, in a child process.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Mode', 'Writes', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'Target'],
+      prop.map((r) => [
+        r.mode,
+        String(r.writes),
+        fmt(r.ms.p50),
+        fmt(r.ms.p95),
+        fmt(r.ms.p99),
+        fmt(r.ms.max),
+        r.mode.startsWith('streaming')
+          ? r.ms.p99 < 100
+            ? 'p99 < 100 ms: yes'
+            : 'p99 < 100 ms: no'
+          : 'report (≈ interval / 2 + fetch)',
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'Framework',
+        'Plain rps',
+        'With plugin rps',
+        'rps lost',
+        '≤ 5%?',
+        'CPU µs/req plain',
+        'CPU µs/req plugin',
+        'Plugin cost µs/req',
+        'Runs ok',
+      ],
+      mw.map((r) => [
+        r.framework,
+        fmt(r.plainRps, 0),
+        fmt(r.pluginRps, 0),
+        `${fmt(r.rpsLostPercent)}%`,
+        r.rpsLostPercent <= 5 ? 'yes' : 'no',
+        fmt(r.plainCpuMicros),
+        fmt(r.pluginCpuMicros),
+        fmt(r.pluginCostMicros),
+        r.allOk ? 'ok' : 'errors',
+      ]),
+    ),
+  );
+  out.push('');
+  if (memory?.ok) {
+    const first = memory.samples[0];
+    const last = memory.samples.at(-1);
+    const newUsers = last.users - first.users;
+    out.push(
+      `Client memory: a streaming client with metrics on over the ${memory.keys}-flag snapshot, ${fmt(settings.USERS_PER_MINUTE, 0)} new distinct users per minute for ${settings.MEMORY_SECONDS} s (each 5 requests × 10 evaluations, recorded), separate process, \`gc()\` before each sample:`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['t (s)', 'Users so far', 'RSS', 'Heap used'],
+        memory.samples.map((s) => [fmt(s.t / 1000), fmt(s.users, 0), bytes(s.rss), bytes(s.heapUsed)]),
+      ),
+    );
+    out.push('');
+    out.push(
+      `Growth over ${fmt(newUsers, 0)} new users: RSS ${bytes(last.rss - first.rss)}, heap ${bytes(last.heapUsed - first.heapUsed)} (${fmt((((last.heapUsed - first.heapUsed) / Math.max(newUsers, 1)) * 10_000) / 1024 / 1024, 2)} MB of heap per 10,000 users).`,
+    );
+  } else {
+    out.push(`Client memory: not measured — ${memory?.error ?? 'no result'}`);
+  }
+  return out.join('\n');
+}
