@@ -1,7 +1,7 @@
 // Compiles a flag once into a decision function returning a small integer code, so the hot path
 // (isEnabled / variant) allocates nothing: the code packs reason, variant slot, cohort, experiment
 // membership, a missing-unit-key marker and the matching rule; `evaluate` decodes it into an object.
-import { bucketWithSeed, saltSeed, variantSeed } from '../hash/bucket';
+import { bucketWithSeed, saltSeed, seedInt32, variantSeed } from '../hash/bucket';
 import { normalizeFlag } from '../snapshot/normalize';
 import type { Cohort, EvaluationResult, Flag, FlagValue, JsonValue, Reason } from '../snapshot/types';
 import { validateFlag } from '../snapshot/validate';
@@ -40,16 +40,20 @@ const IN_EXPERIMENT = 2;
 const OUT_OF_EXPERIMENT = 1;
 
 // Code layout: bits 0–3 reason, 4–5 cohort, 6–7 experiment (0 n/a, 1 out, 2 in), 8 unit key missing,
-// 9–19 variant slot (0 = no variant), then (rule index + 1) × 2^20.
-export const RULE_UNIT = 1 << 20;
+// 9 enabled (so isEnabled reads no array), 10–20 variant slot (0 = no variant), then
+// (rule index + 1) × 2^21. Codes of up to 1,023 rules stay small integers (no boxing).
+export const RULE_UNIT = 1 << 21;
+const ENABLED_BIT = 1 << 9;
 function code(reason: number, slot: number, cohort = 0, experiment = 0, missing = 0): number {
-  return reason | (cohort << 4) | (experiment << 6) | (missing << 8) | (slot << 9);
+  return reason | (cohort << 4) | (experiment << 6) | (missing << 8) | (slot << 10);
 }
+type MakeCode = typeof code;
 export const reasonOf = (c: number): Reason => REASONS[c & 15]!;
 export const cohortCodeOf = (c: number): number => (c >>> 4) & 3;
 export const experimentOf = (c: number): number => (c >>> 6) & 3;
 export const missingUnitOf = (c: number): boolean => ((c >>> 8) & 1) === 1;
-export const slotOf = (c: number): number => (c >>> 9) & 0x7ff;
+export const slotOf = (c: number): number => (c >>> 10) & 0x7ff;
+export const enabledOf = (c: number): boolean => (c & ENABLED_BIT) !== 0;
 export const ruleIndexOf = (c: number): number => Math.floor(c / RULE_UNIT) - 1;
 
 export type Decide = (ctx: Context) => number;
@@ -139,31 +143,48 @@ function compileValidFlag(flag: Flag): CompiledFlag {
     slot === 0 ? false : flag.type === 'boolean' ? values[slot] === true : slot !== offSlot,
   );
   const base = { key: flag.key, type: flag.type, flag, variantKeys, values, enabled, constant: -1 };
+  const mk: MakeCode = (...args) => {
+    const c = code(...args);
+    return enabled[slotOf(c)] ? c | ENABLED_BIT : c;
+  };
 
   if (!flag.enabled) {
-    const off = code(R.OFF, offSlot);
+    const off = mk(R.OFF, offSlot);
     return { ...base, decide: () => off, constant: off };
   }
 
   const bucketBy = flag.bucketBy ?? 'userId';
-  const seed = saltSeed(flag.salt ?? flag.key);
-  const kind = kindDecision(flag, seed, onSlot, offSlot, slotOfVariant);
+  const seed = seedInt32(saltSeed(flag.salt ?? flag.key));
+  const kind = kindDecision(flag, seed, bucketBy, onSlot, offSlot, slotOfVariant, mk);
 
   const deny = flag.denyList && flag.denyList.length > 0 ? new Set(flag.denyList) : null;
   const allow = flag.allowList && flag.allowList.length > 0 ? new Set(flag.allowList) : null;
   const rules = (flag.rules ?? []).map((rule, i) => ({
     match: compileRuleMatch(rule),
     threshold: rule.rolloutPercentage === undefined ? BUCKET_COUNT : thresholdOf(rule.rolloutPercentage),
-    code: code(R.RULE_MATCH, slotOfVariant(rule.variant)) + (i + 1) * RULE_UNIT,
+    code: mk(R.RULE_MATCH, slotOfVariant(rule.variant)) + (i + 1) * RULE_UNIT,
   }));
 
   if (deny === null && allow === null && rules.length === 0) {
-    const constant = kind.constant ?? -1;
-    return { ...base, decide: (ctx) => kind(unitKeyOf(ctx, bucketBy), -1), constant };
+    return { ...base, decide: kind.direct, constant: kind.constant };
   }
-  const denyCode = code(R.TARGET_DENY, offSlot);
-  const allowCode = code(R.TARGET_ALLOW, onSlot);
+  const denyCode = mk(R.TARGET_DENY, offSlot);
+  const allowCode = mk(R.TARGET_ALLOW, onSlot);
   const ruleCount = rules.length;
+  const after = kind.after;
+  if (ruleCount === 0) {
+    // Lists only (e.g. an allow list, then a rollout): no rule loop.
+    const lists: Decide = (ctx) => {
+      const v = ctx[bucketBy];
+      const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+      if (unit !== undefined) {
+        if (deny?.has(unit)) return denyCode;
+        if (allow?.has(unit)) return allowCode;
+      }
+      return after(unit, -1);
+    };
+    return { ...base, decide: lists };
+  }
   const decide: Decide = (ctx) => {
     const unit = unitKeyOf(ctx, bucketBy);
     if (unit !== undefined) {
@@ -180,70 +201,112 @@ function compileValidFlag(flag: Flag): CompiledFlag {
       if (bucket < 0) bucket = bucketWithSeed(seed, unit);
       if (bucket < rule.threshold) return rule.code;
     }
-    return kind(unit, bucket);
+    return after(unit, bucket);
   };
   return { ...base, decide };
 }
 
 /** Decision of the flag's kind (rollout / canary / experiment / default) for a unit. */
+type AfterTargeting = (unit: string | undefined, bucket: number) => number;
+
 interface KindDecision {
-  (unit: string | undefined, bucket: number): number;
-  /** Set when the decision is the same for every unit. */
-  constant?: number;
+  /** After allow/deny lists and rules: the unit key (if any) and its rollout bucket (-1 if not computed). */
+  after: AfterTargeting;
+  /** Straight from the context, for flags without targeting: one closure, the unit key read inline. */
+  direct: Decide;
+  /** The decision when it is the same for every unit, else -1. */
+  constant: number;
 }
 
 function always(c: number): KindDecision {
-  const decide: KindDecision = () => c;
-  decide.constant = c;
-  return decide;
+  const decide = () => c;
+  return { after: decide, direct: decide, constant: c };
+}
+
+/** The unit key when it is not a plain non-empty string (numbers, or none). */
+function slowUnitKey(value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
 }
 
 function kindDecision(
   flag: Flag,
   seed: number,
+  bucketBy: string,
   onSlot: number,
   offSlot: number,
   slotOfVariant: (name: string) => number,
+  mk: MakeCode,
 ): KindDecision {
   const variants = flag.variants ?? [];
   if (variants.some((v) => v.weight !== undefined)) {
     const coverage = thresholdOf(flag.coverage ?? 100);
-    const vSeed = variantSeed(flag.salt ?? flag.key);
+    const vSeed = seedInt32(variantSeed(flag.salt ?? flag.key));
     const bounds = cumulativeBounds(variants.map((v) => v.weight ?? 0));
-    const inCodes = variants.map((v) => code(R.EXPERIMENT, slotOfVariant(v.key), 0, IN_EXPERIMENT));
-    const outCode = code(R.EXPERIMENT, onSlot, 0, OUT_OF_EXPERIMENT);
-    const missingCode = code(R.ERROR, onSlot, 0, OUT_OF_EXPERIMENT, 1);
+    const inCodes = variants.map((v) => mk(R.EXPERIMENT, slotOfVariant(v.key), 0, IN_EXPERIMENT));
+    const outCode = mk(R.EXPERIMENT, onSlot, 0, OUT_OF_EXPERIMENT);
+    const missingCode = mk(R.ERROR, onSlot, 0, OUT_OF_EXPERIMENT, 1);
     if (coverage <= 0) return always(outCode);
-    return (unit, bucket) => {
-      if (unit === undefined) return missingCode;
+    const assign = (unit: string, bucket: number): number => {
       if (coverage < BUCKET_COUNT) {
         if (bucket < 0) bucket = bucketWithSeed(seed, unit);
         if (bucket >= coverage) return outCode;
       }
       return inCodes[variantIndexOf(bounds, bucketWithSeed(vSeed, unit))]!;
     };
+    const last = bounds.length - 1;
+    return {
+      after: (unit, bucket) => (unit === undefined ? missingCode : assign(unit, bucket)),
+      // Full coverage (the usual case): one hash, the variant search inline.
+      direct:
+        coverage >= BUCKET_COUNT
+          ? (ctx) => {
+              const v = ctx[bucketBy];
+              const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+              if (unit === undefined) return missingCode;
+              const vb = bucketWithSeed(vSeed, unit);
+              let i = 0;
+              while (i < last && vb >= bounds[i]!) i++;
+              return inCodes[i]!;
+            }
+          : (ctx) => {
+              const v = ctx[bucketBy];
+              const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+              return unit === undefined ? missingCode : assign(unit, -1);
+            },
+      constant: -1,
+    };
   }
   const isCanary = flag.stages !== undefined;
   if (isCanary || flag.rolloutPercentage !== undefined) {
     const reason = isCanary ? R.CANARY : R.ROLLOUT;
     const threshold = thresholdOf(effectivePercent(flag));
-    const inCode = code(reason, onSlot, TREATMENT);
-    const controlCode = code(reason, offSlot, CONTROL);
-    const noneCode = code(reason, offSlot, NONE);
+    const inCode = mk(reason, onSlot, TREATMENT);
+    const controlCode = mk(reason, offSlot, CONTROL);
+    const noneCode = mk(reason, offSlot, NONE);
     if (threshold >= BUCKET_COUNT) return always(inCode);
     if (threshold <= 0) return always(noneCode);
-    const missingCode = code(R.ERROR, offSlot, NONE, 0, 1);
+    const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
     const half = BUCKET_COUNT / 2;
     const controlStart = threshold <= half ? half : threshold;
     const controlEnd = threshold <= half ? half + threshold : BUCKET_COUNT;
-    return (unit, bucket) => {
-      if (unit === undefined) return missingCode;
-      if (bucket < 0) bucket = bucketWithSeed(seed, unit);
+    const place = (bucket: number): number => {
       if (bucket < threshold) return inCode;
       return bucket >= controlStart && bucket < controlEnd ? controlCode : noneCode;
     };
+    return {
+      after: (unit, bucket) => {
+        if (unit === undefined) return missingCode;
+        return place(bucket < 0 ? bucketWithSeed(seed, unit) : bucket);
+      },
+      direct: (ctx) => {
+        const v = ctx[bucketBy];
+        const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+        return unit === undefined ? missingCode : place(bucketWithSeed(seed, unit));
+      },
+      constant: -1,
+    };
   }
-  return always(code(R.DEFAULT, onSlot));
+  return always(mk(R.DEFAULT, onSlot));
 }
 
 /** Decodes a decision code into the public result object. */
@@ -251,7 +314,7 @@ export function resultOf(f: CompiledFlag, c: number, revision: number): Evaluati
   const slot = slotOf(c);
   const result: EvaluationResult = {
     key: f.key,
-    enabled: f.enabled[slot] ?? false,
+    enabled: enabledOf(c),
     variant: f.variantKeys[slot] ?? null,
     value: f.values[slot],
     reason: reasonOf(c),

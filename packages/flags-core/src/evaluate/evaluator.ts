@@ -3,7 +3,7 @@
 // Nothing here throws: an unknown flag is NOT_FOUND, a bad context is treated as an empty one, a
 // context whose getters throw is ERROR.
 import type { EvaluationContext, EvaluationResult, Flag, FlagValue, Snapshot } from '../snapshot/types';
-import { type CompiledFlag, compileFlag, resultOf, slotOf } from './compile';
+import { type CompiledFlag, compileFlag, enabledOf, resultOf, slotOf } from './compile';
 import type { Context } from './rules';
 
 export interface Evaluator {
@@ -102,12 +102,12 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
     isEnabled(key, ctx) {
       const f = flags.get(key);
       if (f === undefined) return false;
-      return f.enabled[slotOf(decide(f, ctx))]!;
+      return enabledOf(f.constant >= 0 ? f.constant : decide(f, ctx));
     },
     variant(key, ctx) {
       const f = flags.get(key);
       if (f === undefined) return null;
-      return f.variantKeys[slotOf(decide(f, ctx))]!;
+      return f.variantKeys[slotOf(f.constant >= 0 ? f.constant : decide(f, ctx))]!;
     },
     value<T extends FlagValue>(
       key: string,

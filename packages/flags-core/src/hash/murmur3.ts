@@ -25,7 +25,8 @@ function finalize(h: number, byteLength: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  // Signed: an int32 is a small integer in V8, so a non-inlined call never boxes its result.
+  return h | 0;
 }
 
 // Streaming state of the non-ASCII path. Module-level so the slow path allocates nothing either;
@@ -93,6 +94,11 @@ function hashUtf8From(input: string, i: number, h: number): number {
  * @param seed 32-bit seed (default 0).
  */
 export function murmurHash3(input: string, seed = 0): number {
+  return murmurHash3Int32(input, seed) >>> 0;
+}
+
+/** `murmurHash3` as a signed 32-bit integer (same bits); the hot path uses it to avoid boxing. */
+export function murmurHash3Int32(input: string, seed: number): number {
   const len = input.length;
   let h = seed | 0;
   let i = 0;
