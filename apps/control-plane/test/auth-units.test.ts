@@ -172,6 +172,17 @@ describe('OidcVerifier against a local issuer over HTTP', () => {
     expect(idp.hits).toEqual({ discovery: 1, jwks: 1 });
   });
 
+  it('accepts the issuer written with a trailing slash', async () => {
+    const slashed = new OidcVerifier({
+      issuer: `${idp.issuer}/`,
+      audience,
+      rules: [{ claims: { sub: 's' }, role: 'viewer' }],
+    });
+    expect(slashed.isIssuer(idp.issuer)).toBe(true);
+    expect(slashed.isIssuer(`${idp.issuer}.evil.example`)).toBe(false);
+    expect((await slashed.authenticate(await idp.sign({ sub: 's' }))).role).toBe('viewer');
+  });
+
   it('refuses wrong claims (403), wrong audience, wrong issuer, a foreign key, expiry (401)', async () => {
     const good = { sub: 's', repository: 'acme/app', environment: 'prod' };
     const wrongClaims = await failure(idp.sign({ ...good, environment: 'staging' }));

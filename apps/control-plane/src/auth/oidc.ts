@@ -46,6 +46,11 @@ export class OidcVerifier {
     return this.options.issuer;
   }
 
+  /** Whether a token's `iss` names this issuer (a trailing slash on either side is ignored). */
+  isIssuer(iss: unknown): iss is string {
+    return typeof iss === 'string' && iss.replace(/\/+$/, '') === this.options.issuer.replace(/\/+$/, '');
+  }
+
   private async discover(): Promise<JWTVerifyGetKey> {
     const base = this.options.issuer.replace(/\/+$/, '');
     const url = `${base}/.well-known/openid-configuration`;
@@ -89,7 +94,8 @@ export class OidcVerifier {
     const keySet = await this.jwks();
     try {
       const { payload } = await jwtVerify(token, keySet, {
-        issuer: this.options.issuer,
+        // Exact `iss` check, up to a trailing slash (OIDC_ISSUER may be written with or without one).
+        issuer: [this.options.issuer.replace(/\/+$/, ''), `${this.options.issuer.replace(/\/+$/, '')}/`],
         audience: this.options.audience,
         algorithms: ALGORITHMS,
         clockTolerance: CLOCK_TOLERANCE_SEC,

@@ -170,7 +170,7 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
     }
     const claims = peekClaims(credential);
     if (claims === undefined) throw unauthorized('the bearer token is not valid');
-    if (oidc !== undefined && claims.iss === oidc.issuer) return oidc.authenticate(credential);
+    if (oidc?.isIssuer(claims.iss)) return oidc.authenticate(credential);
     return verifyMintedToken(credential);
   }
 
