@@ -80,7 +80,7 @@ beforeEach(async () => {
     if (auth) (req as Request & { user?: { id: string } }).user = { id: auth.replace('User ', '') };
     next();
   });
-  server.use(flagsMiddleware({ client }));
+  server.use(flagsMiddleware({ client, captureClientCalls: true }));
   server.use('/api', api);
   server.get('/direct', (_req, res) => {
     // No req.* call: the evaluation through the client still counts for this request.

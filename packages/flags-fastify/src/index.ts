@@ -18,6 +18,11 @@ export interface FlagsPluginOptions {
   context?: (request: FastifyRequest) => EvaluationContext;
   /** Record each request's route, status and latency for the cohorts it was served (default true). */
   recordRequests?: boolean;
+  /**
+   * Also attribute direct `client.*` evaluations made during the request (through an
+   * AsyncLocalStorage; best effort across Fastify's body parsing). Default false.
+   */
+  captureClientCalls?: boolean;
 }
 
 const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, done) => {
@@ -28,6 +33,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   }
   const contextOf = options.context ?? ((req: FastifyRequest) => defaultRequestContext(req));
   const record = options.recordRequests !== false;
+  const capture = options.captureClientCalls === true;
 
   fastify.decorateRequest('flags', null as unknown as RequestFlags);
   fastify.decorateRequest(
@@ -40,7 +46,8 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   fastify.addHook('onRequest', (request, _reply, next) => {
     const flags = new RequestFlags(client, () => contextOf(request));
     request.flags = flags;
-    client.runInRequest(flags.scope, next);
+    if (capture) client.runInRequest(flags.scope, next);
+    else next();
   });
 
   if (record) {

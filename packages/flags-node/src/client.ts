@@ -66,7 +66,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private readonly pollBackoff: Backoff;
   private readonly cacheWriter: CacheFileWriter | undefined;
   private readonly fingerprint: string;
-  private readonly scopes = new AsyncLocalStorage<RequestScope>();
+  private scopes: AsyncLocalStorage<RequestScope> | undefined;
   private readonly controller = new AbortController();
   private readonly metrics: MetricsReporter | undefined;
 
@@ -204,16 +204,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   // ---------------------------------------------------------------- evaluation (synchronous)
 
   evaluate(key: string, context: EvaluationContext = {}): EvaluationResult {
-    const evaluator = this.evaluator;
-    if (!evaluator) {
-      return { key, enabled: false, variant: null, value: undefined, reason: 'NOT_READY', revision: 0 };
-    }
-    let result = evaluator.evaluate(key, context);
-    if (this.stale && result.reason !== 'NOT_FOUND' && result.reason !== 'ERROR') {
-      result = { ...result, reason: 'STALE' };
-    }
-    if (result.reason !== 'NOT_FOUND') this.observe(key, result, context);
-    return result;
+    return this.evaluateInScope(this.scopes?.getStore(), key, context);
   }
 
   isEnabled(key: string, context: EvaluationContext = {}): boolean {
@@ -226,22 +217,59 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
 
   /** The served value, or `fallback` when none is served or its type differs from the fallback's (core's rule). */
   value<T extends FlagValue>(key: string, context: EvaluationContext, fallback: T): Widen<T> {
-    const result = this.evaluate(key, context);
+    return this.valueInScope(this.scopes?.getStore(), key, context, fallback);
+  }
+
+  /** `evaluate`, marking what was served in `scope` (the request integrations use this). */
+  evaluateInScope(
+    scope: RequestScope | undefined,
+    key: string,
+    context: EvaluationContext = {},
+  ): EvaluationResult {
+    const evaluator = this.evaluator;
+    if (!evaluator) {
+      return { key, enabled: false, variant: null, value: undefined, reason: 'NOT_READY', revision: 0 };
+    }
+    let result = evaluator.evaluate(key, context);
+    if (this.stale && result.reason !== 'NOT_FOUND' && result.reason !== 'ERROR') {
+      result = { ...result, reason: 'STALE' };
+    }
+    if (result.reason !== 'NOT_FOUND') this.observe(key, result, context, scope);
+    return result;
+  }
+
+  /** `value`, marking what was served in `scope`. */
+  valueInScope<T extends FlagValue>(
+    scope: RequestScope | undefined,
+    key: string,
+    context: EvaluationContext,
+    fallback: T,
+  ): Widen<T> {
+    const result = this.evaluateInScope(scope, key, context);
     if (result.value === undefined || !this.evaluator) return fallback as Widen<T>;
     return this.evaluator.value(key, context, fallback);
   }
 
-  /** Every evaluation inside `fn` (sync or async) is added to `scope`: what the middleware uses. */
+  /**
+   * Every evaluation through this client inside `fn` (sync or async) is marked in `scope`. Uses an
+   * AsyncLocalStorage, created on first use: on Node 20 it costs a little on every promise, so the
+   * integrations only use it when asked to (`captureClientCalls`).
+   */
   runInRequest<R>(scope: RequestScope, fn: () => R): R {
+    this.scopes ??= new AsyncLocalStorage<RequestScope>();
     return this.scopes.run(scope, fn);
   }
 
-  private observe(key: string, result: EvaluationResult, context: EvaluationContext): void {
+  private observe(
+    key: string,
+    result: EvaluationResult,
+    context: EvaluationContext,
+    scope: RequestScope | undefined,
+  ): void {
     const meta = this.meta.get(key);
     const metrics = this.metrics;
     if (metrics) metrics.recordEvaluation(key, result.variant);
     if (result.cohort === undefined && !result.inExperiment) return;
-    const scope = this.scopes.getStore();
     if (scope) {
       if (result.inExperiment && result.variant !== null) {
         scope.add({ flag: key, variant: result.variant });

@@ -56,7 +56,7 @@ export class RequestFlags {
   /** Full result (a plain object: `await` on it works too). `extra` adds to the request's context. */
   evaluate(key: string, extra?: EvaluationContext): EvaluationResult {
     const ctx = extra ? { ...this.context, ...extra } : this.context;
-    return this.client.runInRequest(this.scope, () => this.client.evaluate(key, ctx));
+    return this.client.evaluateInScope(this.scope, key, ctx);
   }
 
   isEnabled(key: string, extra?: EvaluationContext): boolean {
@@ -70,7 +70,7 @@ export class RequestFlags {
   /** The served value, or `fallback` (also when the served value's type differs from the fallback's). */
   value<T extends FlagValue>(key: string, fallback: T, extra?: EvaluationContext): Widen<T> {
     const ctx = extra ? { ...this.context, ...extra } : this.context;
-    return this.client.runInRequest(this.scope, () => this.client.value(key, ctx, fallback));
+    return this.client.valueInScope(this.scope, key, ctx, fallback);
   }
 
   /** Records the finished request (no-op when it was served no cohort or variant). */
