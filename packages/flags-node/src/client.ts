@@ -175,6 +175,11 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     return this.meta.get(key)?.flag;
   }
 
+  /** Keys of every flag in the snapshot in use (empty before the first snapshot). */
+  keys(): string[] {
+    return this.evaluator?.keys() ?? [];
+  }
+
   /** Has allow/deny lists or rules. */
   isTargeted(key: string): boolean {
     return this.meta.get(key)?.targeted ?? false;

@@ -110,6 +110,7 @@ describe('ready()', () => {
     const { c } = client({ streaming: false });
     expect(await c.ready({ timeoutMs: 5000 })).toBe('READY');
     expect(c.revision).toBe(3);
+    expect(c.keys()).toEqual(['feature.a']);
     expect(c.isEnabled('feature.a', { userId: 'u' })).toBe(true);
     expect(c.evaluate('feature.missing', {}).reason).toBe('NOT_FOUND');
   });
