@@ -188,8 +188,8 @@ function compileValidFlag(flag: Flag): CompiledFlag {
   const decide: Decide = (ctx) => {
     const unit = unitKeyOf(ctx, bucketBy);
     if (unit !== undefined) {
-      if (deny !== null && deny.has(unit)) return denyCode;
-      if (allow !== null && allow.has(unit)) return allowCode;
+      if (deny?.has(unit)) return denyCode;
+      if (allow?.has(unit)) return allowCode;
     }
     let bucket = -1;
     for (let i = 0; i < ruleCount; i++) {
@@ -287,7 +287,7 @@ function kindDecision(
     if (threshold <= 0) return always(noneCode);
     const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
     const half = BUCKET_COUNT / 2;
-    const controlStart = threshold <= half ? half : threshold;
+    const controlStart = Math.max(half, threshold);
     const controlEnd = threshold <= half ? half + threshold : BUCKET_COUNT;
     const place = (bucket: number): number => {
       if (bucket < threshold) return inCode;
