@@ -13,6 +13,8 @@ export class UsageError extends Error {
 /** An error answered by the control plane (`{ error: { code, message, field? } }`) or a failed request. Exit code 1. */
 export class CliApiError extends Error {
   readonly exitCode = 1;
+  /** Set when the command already printed its own `--json` answer (e.g. setup's report). */
+  reported = false;
   constructor(
     readonly code: string,
     message: string,

@@ -179,7 +179,7 @@ export async function run(argv: string[], io: Io, runOptions: RunOptions = {}): 
     io.stderr.write(
       `error: ${apiError.code}: ${apiError.message}${apiError.field ? ` (field: ${apiError.field})` : ''}\n`,
     );
-    if (json) io.stdout.write(JSON.stringify(apiError.toJSON(), null, 2) + '\n');
+    if (json && !apiError.reported) io.stdout.write(JSON.stringify(apiError.toJSON(), null, 2) + '\n');
     return 1;
   }
 }

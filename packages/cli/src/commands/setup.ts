@@ -216,7 +216,9 @@ export const setupCommands: Command[] = [
         }
         if (!ok) {
           const failed = checks.filter((c) => c.status === 'fail').map((c) => c.step);
-          throw new CliApiError('SETUP_FAILED', `failed: ${failed.join(', ')}`);
+          const error = new CliApiError('SETUP_FAILED', `failed: ${failed.join(', ')}`);
+          error.reported = json;
+          throw error;
         }
       };
 
