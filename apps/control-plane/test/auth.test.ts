@@ -175,6 +175,25 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     );
   });
 
+  it('tells each credential who it is (whoami)', async () => {
+    const whoami = (token: string) => call('GET', '/api/admin/deployment/whoami', { token });
+    expect((await whoami(cp.adminToken)).body).toEqual({
+      kind: 'admin-token',
+      subject: 'admin',
+      role: 'admin',
+    });
+    expect((await whoami(tokens.viewer)).body).toEqual({
+      kind: 'jwt',
+      subject: 'viewer-bot',
+      role: 'viewer',
+    });
+    expect((await whoami(tokens.editor)).body).toEqual({
+      kind: 'jwt',
+      subject: 'editor-bot',
+      role: 'editor',
+    });
+  });
+
   it('lets an admin token and an admin JWT do everything', async () => {
     for (const token of [cp.adminToken, tokens.admin]) {
       expect((await call('GET', FLAGS, { token })).status).toBe(200);
@@ -321,6 +340,12 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     expect(write.status).toBe(200);
     const audit = await call('GET', `${FLAG}/audit`, { token: prod });
     expect(JSON.stringify(audit.body)).toContain('repo:acme/shop:environment:prod');
+
+    expect((await call('GET', '/api/admin/deployment/whoami', { token: prod })).body).toEqual({
+      kind: 'oidc',
+      subject: 'repo:acme/shop:environment:prod',
+      role: 'editor',
+    });
 
     const branch = await idp.sign({ sub: 'repo:acme/shop:ref:refs/heads/x', repository: 'acme/shop' });
     expect((await call('GET', FLAGS, { token: branch })).status).toBe(200);

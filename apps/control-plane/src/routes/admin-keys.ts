@@ -1,4 +1,5 @@
-// Key management: SDK keys (per environment) and admin-API tokens (JWTs with a role). Admin only.
+// Key management: SDK keys (per environment) and admin-API tokens (JWTs with a role), admin only;
+// and whoami, for any role.
 // Secrets are returned once, at creation; the database keeps only their SHA-256.
 import type { FastifyInstance } from 'fastify';
 import {
@@ -72,6 +73,30 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
   const admin = { preHandler: app.requireRole('admin') };
   const actor = (principal: { kind: string; subject: string } | undefined) =>
     principal ? `${principal.kind}:${principal.subject}` : 'unknown';
+
+  app.get(
+    `${BASE}/whoami`,
+    {
+      preHandler: app.requireRole('viewer'),
+      schema: {
+        tags: ['keys'],
+        summary: 'Who the credentials are: kind, subject and role (checks a token or an OIDC role mapping)',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              kind: { type: 'string', enum: ['admin-token', 'jwt', 'oidc'] },
+              subject: { type: 'string' },
+              role: { type: 'string', enum: ['viewer', 'editor', 'admin'] },
+            },
+            required: ['kind', 'subject', 'role'],
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => request.principal!,
+  );
 
   app.post<{ Body: { environment?: string } }>(
     `${BASE}/sdk-keys`,
