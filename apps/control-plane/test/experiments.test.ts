@@ -5,6 +5,7 @@ import {
   type ExperimentAnalysis,
   type Flag,
   holmAdjust,
+  LatencySketch,
   twoProportionZTest,
   welchTTest,
 } from '@rupaya/flags-core';
@@ -105,7 +106,7 @@ describe.each(storageKinds)('experiments on %s', (kind) => {
       }
       units.push({ key: `u${i}`, variant, purchases, revenue });
     }
-  });
+  }, 180_000);
   afterAll(async () => {
     await s?.close();
   });
@@ -317,6 +318,69 @@ describe.each(storageKinds)('experiments on %s', (kind) => {
     const small = await significance('experiment.small-test');
     expect(small.analysis.variants[1]!.verdict).toBe('needs_more_data');
     expect(small.analysis.variants[1]!.reasons.join(' ')).toMatch(/20 units, minimum 1000/);
+  });
+
+  it('shows error rate and P99 per variant from the SDK request metrics as guardrails, and a regression blocks winner', async () => {
+    await s.call('POST', `${FLAGS}?environment=dev`, {
+      body: experimentFlag('experiment.guard-test', { control: 50_000, variant_a: 50_000 }),
+    });
+    const xs = Array.from({ length: 1000 }, (_, i) => ({
+      flag: 'experiment.guard-test',
+      unitKey: `g${i}`,
+      variant: i % 2 ? 'control' : 'variant_a',
+      timestamp: Date.now() - 60_000,
+    }));
+    await exposures(xs);
+    // variant_a converts much better…
+    await events(
+      xs
+        .filter((x, i) => (x.variant === 'variant_a' ? i % 4 === 0 : i % 20 === 1))
+        .map((x) => ({ event: 'purchase', unitKey: x.unitKey, timestamp: Date.now() - 30_000 })),
+    );
+    // …but fails requests: 2% errors in control, 6% in variant_a.
+    const windowStart = Math.floor((Date.now() - 20_000) / 10_000) * 10_000;
+    const sketch = (ms: number) => {
+      const sk = new LatencySketch();
+      for (let k = 0; k < 5000; k++) sk.add(ms);
+      return sk.serialize();
+    };
+    const win = (variant: string, errors: number) => ({
+      windowStart,
+      durationMs: 10_000,
+      flag: 'experiment.guard-test',
+      variant,
+      endpoint: 'GET /checkout',
+      requests: 5000,
+      errors,
+      topErrors: [],
+      latency: sketch(variant === 'control' ? 100 : 300),
+    });
+    const m = await s.call('POST', '/api/sdk/v1/metrics', {
+      token: sdk,
+      body: {
+        instanceId: 'test-1',
+        batchKey: 'guard-1',
+        windows: [win('control', 100), win('variant_a', 300)],
+      },
+    });
+    expect(m.status).toBe(202);
+    const sig = await significance('experiment.guard-test');
+    const a = sig.analysis.variants.find((v) => v.key === 'variant_a')!;
+    expect(a.comparisons[0]!.effect).toBe('better');
+    expect(a.comparisons[0]!.significant).toBe(true);
+    expect(a.guardrail).toMatchObject({ requests: 5000, errors: 300, errorRate: 0.06, regression: true });
+    expect(Math.abs(a.guardrail!.p99Ms! - 300) / 300).toBeLessThan(0.01);
+    expect(sig.analysis.variants.find((v) => v.key === 'control')!.guardrail).toMatchObject({
+      requests: 5000,
+      errors: 100,
+    });
+    expect(a.verdict).toBe('inconclusive');
+    expect(a.reasons.join(' ')).toMatch(/error rate/);
+    const results = await s.call<{ variants: { key: string; guardrails: { errorRate: number } | null }[] }>(
+      'GET',
+      `${EXP}/experiment.guard-test/results?environment=dev`,
+    );
+    expect(results.body.variants.find((v) => v.key === 'variant_a')!.guardrails!.errorRate).toBe(0.06);
   });
 
   it('rejects bad batches with the field named, and unknown keys', async () => {

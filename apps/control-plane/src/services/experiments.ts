@@ -12,7 +12,10 @@ import {
   type ExperimentDefinition,
   type ExposureBatch,
   type Flag,
+  type GuardrailInput,
+  LatencySketch,
   type MetricSums,
+  type SerializedSketch,
   validateFlag,
 } from '@rupaya/flags-core';
 import { and, eq, sql } from 'drizzle-orm';
@@ -31,6 +34,8 @@ import { createRevision } from './snapshots';
 
 /** Advisory-lock class of experiment ingest (second key: hashtext(environment)). */
 const INGEST_LOCK = 7_242_007;
+/** Guardrail P99: latency sketches of at most this many recent raw windows are merged. */
+const GUARDRAIL_SKETCH_WINDOWS = 2000;
 /** Events waiting for their unit's exposure are kept this long. */
 const PENDING_RETENTION_SEC = 24 * 3600;
 
@@ -713,6 +718,10 @@ export class ExperimentService {
         ? Math.min(...firsts)
         : null;
     const elapsedSec = startedAt === null ? 0 : Math.max(0, (now - startedAt) / 1000);
+    if (startedAt !== null) {
+      const guardrails = await this.guardrails(environment, e.key, startedAt);
+      for (const v of variants) v.guardrail = guardrails.get(v.key) ?? null;
+    }
     const d = e.definition;
     const analysis = analyzeExperiment({
       controlVariant: e.controlVariant,
@@ -741,6 +750,54 @@ export class ExperimentService {
       excludedByVariant: Object.fromEntries(units.map((u) => [u.variant, Number(u.excludedUnits)])),
       analysis,
     };
+  }
+
+  /**
+   * Operational guardrails per variant since the experiment started, from the SDKs' request metrics
+   * (`deployment_metrics`, raw windows tagged with the variant): requests and errors summed in SQL,
+   * P99 from the merged latency sketches of the most recent windows.
+   */
+  private async guardrails(
+    environment: string,
+    key: string,
+    sinceMs: number,
+  ): Promise<Map<string, GuardrailInput>> {
+    const out = new Map<string, GuardrailInput>();
+    const totals = rowsOf<{ variant: string; requests: number | string; errors: number | string }>(
+      await this.db.execute(sql`select variant, sum(requests) as requests, sum(errors) as errors
+        from deployment_metrics
+        where environment = ${environment} and flag_key = ${key} and granularity = 'raw' and variant <> ''
+          and window_start_ms >= ${Math.floor(sinceMs)}
+        group by variant`),
+    );
+    for (const t of totals)
+      out.set(t.variant, { requests: Number(t.requests), errors: Number(t.errors), p99Ms: null });
+    if (out.size === 0) return out;
+    const sketches = rowsOf<{ variant: string; sketch: SerializedSketch | string | null }>(
+      await this.db.execute(sql`select variant, sketch from deployment_metrics
+        where environment = ${environment} and flag_key = ${key} and granularity = 'raw' and variant <> ''
+          and window_start_ms >= ${Math.floor(sinceMs)} and sketch is not null
+        order by window_start_ms desc limit ${GUARDRAIL_SKETCH_WINDOWS}`),
+    );
+    const merged = new Map<string, LatencySketch>();
+    for (const r of sketches) {
+      if (!r.sketch) continue;
+      try {
+        const data = typeof r.sketch === 'string' ? (JSON.parse(r.sketch) as SerializedSketch) : r.sketch;
+        const sk = LatencySketch.fromSerialized(data);
+        const m = merged.get(r.variant);
+        if (m) m.merge(sk);
+        else merged.set(r.variant, sk);
+      } catch {
+        // A malformed stored sketch only loses its window from the P99.
+      }
+    }
+    for (const [variant, sk] of merged) {
+      const g = out.get(variant);
+      const p99 = sk.quantile(0.99);
+      if (g) g.p99Ms = Number.isFinite(p99) ? p99 : null;
+    }
+    return out;
   }
 
   /** Per variant: units, exposures and per metric the rate or mean, standard deviation and sum. */
