@@ -1,5 +1,5 @@
 // The canary scheduler and rollback monitor. One replica at a time is the leader (a session-level
-// pg_try_advisory_lock on a reserved Postgres connection; on PGlite the single process leads). The
+// pg_try_advisory_lock held by a dedicated one-connection session; on PGlite the single process leads). The
 // leader runs when metrics arrive (NOTIFY from ingest) and on a timer every
 // METRICS_AGGREGATION_INTERVAL. For every progressing or paused canary, and every guarded rollout,
 // it loads the cohorts' windows, asks core's decideCanary, records the decision in
@@ -18,7 +18,7 @@ import {
 } from '@rupaya/flags-core';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import type postgres from 'postgres';
+import postgres from 'postgres';
 import type { Config } from '../config';
 import type { Database, Db, DbOrTx } from '../db/client';
 import { guardStates, outbox, rollbackDecisions } from '../db/schema/index';
@@ -84,7 +84,7 @@ export function isGuarded(flag: Flag): boolean {
 export class CanaryScheduler {
   readonly instanceId = randomUUID();
   private leaderFlag = false;
-  private reserved: postgres.ReservedSql | undefined;
+  private lockClient: postgres.Sql | undefined;
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private running: Promise<EvaluationRecord[]> | undefined;
@@ -152,51 +152,51 @@ export class CanaryScheduler {
     }
   }
 
-  /** Becomes leader if possible; notices a lost lock connection (then follows). */
+  /**
+   * Becomes leader if possible. The lock lives in the session of a dedicated one-connection client;
+   * each tick checks in pg_locks that this very session still holds it (a dropped connection
+   * reconnects as a new session without the lock: then this replica follows until it wins again).
+   */
   async ensureLeadership(): Promise<boolean> {
     if (this.d.database.kind === 'pglite') {
       this.leaderFlag = true;
       return true;
     }
-    if (this.reserved) {
-      try {
-        await this.reserved`select 1`;
-        return true;
-      } catch {
-        this.d.log.warn('scheduler: lost the leader connection; following');
-        this.reserved = undefined;
-        this.leaderFlag = false;
-      }
+    if (!this.lockClient) {
+      this.lockClient = postgres(this.d.config.databaseUrl!, {
+        max: 1,
+        idle_timeout: 0,
+        connect_timeout: Math.max(1, Math.ceil(this.d.config.dbConnectTimeoutMs / 1000)),
+        onnotice: () => {},
+      });
     }
-    const client = (this.d.database.db as unknown as { $client: postgres.Sql }).$client;
-    const reserved = await client.reserve();
+    const sql = this.lockClient;
     try {
-      const [row] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(${SCHEDULER_LOCK}) as ok`;
-      if (row?.ok) {
-        this.reserved = reserved;
-        this.leaderFlag = true;
-        this.d.log.info({ instance: this.instanceId }, 'scheduler: leader');
-        return true;
+      if (this.leaderFlag) {
+        const [row] = await sql<{ held: boolean }[]>`
+          select exists(select 1 from pg_locks where locktype = 'advisory' and objid = ${SCHEDULER_LOCK}
+            and objsubid = 1 and granted and pid = pg_backend_pid()) as held`;
+        if (row?.held) return true;
+        this.leaderFlag = false;
+        this.d.log.warn({ instance: this.instanceId }, 'scheduler: lost the leader lock; following');
       }
+      const [row] = await sql<{ ok: boolean }[]>`select pg_try_advisory_lock(${SCHEDULER_LOCK}) as ok`;
+      this.leaderFlag = row?.ok === true;
+      if (this.leaderFlag) this.d.log.info({ instance: this.instanceId }, 'scheduler: leader');
     } catch (err) {
+      this.leaderFlag = false;
       this.d.log.warn({ err }, 'scheduler: leader election failed');
     }
-    reserved.release();
-    this.leaderFlag = false;
-    return false;
+    return this.leaderFlag;
   }
 
   private async resign(): Promise<void> {
-    const r = this.reserved;
-    this.reserved = undefined;
+    const sql = this.lockClient;
+    this.lockClient = undefined;
     this.leaderFlag = false;
-    if (!r) return;
-    try {
-      await r`select pg_advisory_unlock(${SCHEDULER_LOCK})`;
-    } catch {
-      // The connection is gone: the lock went with it.
-    }
-    r.release();
+    if (!sql) return;
+    // Ending the session releases the lock.
+    await sql.end({ timeout: 2 }).catch(() => {});
   }
 
   /** One evaluation of everything, serialised with any other run of this process. */
