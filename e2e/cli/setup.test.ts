@@ -40,6 +40,23 @@ function setup(
   });
 }
 
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn('node', [bin, ...args], {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
 const statusOf = (r: Report) => Object.fromEntries(r.checks.map((c) => [c.step, c.status]));
 
 describe.skipIf(!built)('scripts/setup-deployment-features.sh', () => {
@@ -78,6 +95,14 @@ describe.skipIf(!built)('scripts/setup-deployment-features.sh', () => {
       expect(second.status, second.stderr).toBe(0);
       expect(second.report.adminToken).toBeUndefined(); // shown once
       expect(second.report.checks.find((c) => c.step === 'migrations')?.detail).toBe('up to date');
+      const status = await cli(['migrate', '--status', '--json'], env);
+      expect(status.status, status.stderr).toBe(0);
+      const migrations = JSON.parse(status.stdout).migrations as { tag: string; applied: boolean }[];
+      expect(migrations.length).toBeGreaterThan(0);
+      expect(migrations.every((m) => m.applied)).toBe(true);
+      const seeded = await cli(['seed', '--json'], env);
+      expect(seeded.status, seeded.stderr).toBe(0);
+      expect(JSON.parse(seeded.stdout).result.created).toEqual([]); // idempotent: everything exists
       const withToken = await setup({ ...env, ADMIN_API_TOKEN: `rpy_admin_${'setup'.repeat(6)}` });
       expect(withToken.report.checks.find((c) => c.step === 'admin token')?.detail).toBe(
         'ADMIN_API_TOKEN is set and accepted',

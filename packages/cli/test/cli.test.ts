@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchGithubOidcToken } from '../src/oidc';
+import { progress } from '../src/output';
 import { commands, run } from '../src/run';
 
 function io(env: Record<string, string | undefined> = {}) {
@@ -149,5 +150,29 @@ describe('GitHub OIDC token request', () => {
         'x',
       ),
     ).rejects.toMatchObject({ code: 'OIDC_UNAVAILABLE', status: 401 });
+  });
+});
+
+describe('progress indicator', () => {
+  const writer = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    return { chunks, w: { write: (s: string) => chunks.push(s), isTTY } };
+  };
+  it('draws a spinner on a terminal and clears it', async () => {
+    const err = writer(true);
+    const done = progress({ stdout: writer(false).w, stderr: err.w, env: {}, cwd: '/' }, 'importing', false);
+    await new Promise((r) => setTimeout(r, 250));
+    done('imported');
+    expect(err.chunks.length).toBeGreaterThanOrEqual(3);
+    expect(err.chunks[0]).toBe('\r| importing');
+    expect(err.chunks.at(-1)).toBe('\r\x1b[2Kimported\n');
+  });
+  it('prints one line when stderr is not a terminal, and nothing with --json', () => {
+    const err = writer(false);
+    progress({ stdout: writer(false).w, stderr: err.w, env: {}, cwd: '/' }, 'exporting', false)('done');
+    expect(err.chunks).toEqual(['exporting...\n', 'done\n']);
+    const quiet = writer(true);
+    progress({ stdout: writer(false).w, stderr: quiet.w, env: {}, cwd: '/' }, 'exporting', true)('done');
+    expect(quiet.chunks).toEqual([]);
   });
 });
