@@ -88,7 +88,10 @@ async function loadControlPlane(io: Io): Promise<ControlPlaneModule> {
 /** DATABASE_URL / RUPAYA_DATA_DIR as the control plane reads them, with the data folder made absolute. */
 function storageOptions(cp: ControlPlaneModule, io: Io): { databaseUrl?: string; dataDir: string } {
   const config = cp.loadConfig(io.env);
-  const dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(io.cwd, config.dataDir);
+  // Like the control plane: a relative folder is taken from where the command was typed (INIT_CWD under pnpm).
+  const dataDir = isAbsolute(config.dataDir)
+    ? config.dataDir
+    : resolve(io.env.INIT_CWD ?? io.cwd, config.dataDir);
   return config.databaseUrl ? { databaseUrl: config.databaseUrl, dataDir } : { dataDir };
 }
 
