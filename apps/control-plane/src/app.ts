@@ -61,6 +61,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   registerErrorHandling(app);
   // The API speaks JSON only: anything else is 415 UNSUPPORTED_MEDIA_TYPE, not a string body.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body (POST …/advance-canary sent with Content-Type: application/json) is no body;
+  // anything else goes through Fastify's own parser (prototype-poisoning protection included).
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (String(body).trim() === '') return done(null, undefined);
+    jsonParser(request, body as string, done);
+  });
 
   // OpenAPI first: the document is built from the routes registered after it.
   await app.register(docsPlugin, { version: '0.1.0' });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm migrate` applies pending migrations; `pnpm migrate --status` lists applied and pending ones.
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, resolveDataDir } from './config';
 import { openDatabase } from './db/client';
 import { migrationStatus, runMigrations } from './db/migrate';
 
@@ -8,7 +8,7 @@ async function main(): Promise<number> {
   const config = loadConfig(process.env);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
+    dataDir: resolveDataDir(config),
     connectTimeoutMs: config.dbConnectTimeoutMs,
   });
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm seed`: applies migrations, then seeds the default flags (idempotent).
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, resolveDataDir } from './config';
 import { openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
 import { seedDefaultFlags } from './services/seed';
@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
-    dataDir: config.dataDir,
+    dataDir: resolveDataDir(config),
     connectTimeoutMs: config.dbConnectTimeoutMs,
   });
   try {

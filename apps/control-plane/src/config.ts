@@ -1,3 +1,5 @@
+import { resolve as resolvePath } from 'node:path';
+
 // Environment variables of the control plane, parsed and validated once at start-up.
 // A bad value throws a ConfigError naming the variable, so the process stops with a clear message.
 
@@ -199,3 +201,13 @@ export function loadConfig(env: ConfigEnv = process.env): Config {
 }
 
 export const environmentKeyPattern = ENV_KEY;
+
+/**
+ * The data folder as an absolute path. A relative RUPAYA_DATA_DIR (or the default) is taken from the
+ * directory the command was started in: `INIT_CWD` when run through pnpm (whose scripts run inside
+ * the package folder), else the current directory — so `pnpm start`, `pnpm seed` and `pnpm migrate`
+ * at the repository root all use the same `./.rupaya/data`.
+ */
+export function resolveDataDir(config: Config, env: ConfigEnv = process.env): string {
+  return resolvePath(env.INIT_CWD ?? process.cwd(), config.dataDir);
+}

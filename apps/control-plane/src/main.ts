@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `rupaya-control-plane` / `pnpm start`: configuration from the environment, prints the URL and the
 // admin token, shuts down gracefully on SIGTERM/SIGINT.
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, resolveDataDir } from './config';
 import { startWithConfig } from './start';
 
 async function main(): Promise<void> {
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const running = await startWithConfig(config);
+  const running = await startWithConfig({ ...config, dataDir: resolveDataDir(config) });
   const storage = config.databaseUrl
     ? `Postgres (${running.db.location})`
     : `PGlite (${running.db.location})`;

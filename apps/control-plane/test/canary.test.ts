@@ -73,6 +73,12 @@ describe.each(storageKinds)('canary actions on %s', (kind) => {
   });
 
   it('resume, pause, and the invalid transitions get 409 INVALID_TRANSITION', async () => {
+    // An empty body sent as application/json counts as no body.
+    const resumed = await s.call<ActionReply>('POST', `${pay}/resume-canary?environment=staging`, {
+      rawBody: '',
+    });
+    expect(resumed.body.status).toBe('progressing');
+    expect((await act('pause')).body.status).toBe('paused');
     expect((await act('resume')).body.status).toBe('progressing');
     expectError(await act('resume'), 409, 'INVALID_TRANSITION');
     expect((await act('pause')).body.status).toBe('paused');

@@ -18,6 +18,7 @@ import {
   prepareDatabase,
   storageKinds,
 } from '../src/index';
+import { resolveDataDir } from '../src/config';
 import { clientFor, expectError, startTestServer, type TestServer } from './helpers';
 
 describe('loadConfig', () => {
@@ -69,6 +70,14 @@ describe('loadConfig', () => {
       expect((caught as ConfigError).variable).toBe(name);
       expect((caught as Error).message).toContain(name);
     }
+  });
+
+  it('resolves a relative data folder from where the command was started (INIT_CWD under pnpm)', () => {
+    const c = loadConfig({});
+    expect(resolveDataDir(c, { INIT_CWD: '/repo' })).toBe('/repo/.rupaya/data');
+    expect(resolveDataDir(loadConfig({ RUPAYA_DATA_DIR: '/var/lib/rupaya' }), { INIT_CWD: '/repo' })).toBe(
+      '/var/lib/rupaya',
+    );
   });
 
   it('parses the rest', () => {
@@ -169,7 +178,8 @@ describe.each(storageKinds)('error catalogue, health, docs and migrations on %s'
 
 describe('unknown errors', () => {
   it('become 500 INTERNAL without leaking the message', async () => {
-    const db = await openDatabase({ memory: true });
+    const tdb = await createTestDatabase('pglite');
+    const db = await openDatabase({ dataDir: tdb.dataDir });
     const config = loadConfig({ LOG_LEVEL: 'silent', ADMIN_API_TOKEN: 'rpy_admin_0123456789abcdef' });
     await prepareDatabase(db, { seedOnEmpty: false });
     const app = await buildApp({ config, database: db });
@@ -185,8 +195,9 @@ describe('unknown errors', () => {
     } finally {
       await app.close();
       await db.close();
+      await tdb.drop();
     }
-  });
+  }, 120_000);
 });
 
 describe('the control-plane process (dist/main.js)', () => {
