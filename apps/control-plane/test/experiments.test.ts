@@ -280,6 +280,18 @@ describe.each(storageKinds)('experiments on %s', (kind) => {
     expect(b.metrics[1]!.sum).toBeCloseTo(b0.metrics[1]!.sum + 99, 6);
   });
 
+  it('serves a cached analysis until an ingest touches the experiment; ?refresh=true recomputes', async () => {
+    const path = `${EXP}/experiment.checkout-test/statistical-significance?environment=dev`;
+    await s.call('GET', `${path}&refresh=true`);
+    const cached = await s.call<{ cached: boolean; computedAt: string }>('GET', path);
+    expect(cached.body.cached).toBe(true);
+    await exposures([
+      { flag: 'experiment.checkout-test', unitKey: 'cache-unit', variant: 'control', timestamp: T0 },
+    ]);
+    const fresh = await s.call<{ cached: boolean }>('GET', path);
+    expect(fresh.body.cached).toBe(false);
+  });
+
   it('flags a sample ratio mismatch and withholds verdicts before the minimum units', async () => {
     await s.call('POST', `${FLAGS}?environment=dev`, {
       body: experimentFlag(

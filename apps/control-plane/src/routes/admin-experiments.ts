@@ -6,6 +6,7 @@ import { actorOf, environmentOf, environmentQuery, flagKeyParam, reasonSchema } 
 
 const BASE = '/api/admin/deployment/experiments';
 const tags = ['experiments'];
+const REFRESH_INTERVAL_MS = 5000;
 const query = {
   type: 'object',
   additionalProperties: false,
@@ -26,6 +27,14 @@ const refreshOf = (q: unknown) => {
 
 export default async function adminExperimentRoutes(app: FastifyInstance): Promise<void> {
   const service = () => experimentServiceFor(app.db, (env) => app.snapshots.get(env)?.revision);
+  // Cached analyses are refreshed on a schedule (and on demand with ?refresh=true).
+  const timer = setInterval(() => {
+    service()
+      .refreshCached()
+      .catch((err) => app.log.warn({ err }, 'experiment analysis refresh failed'));
+  }, REFRESH_INTERVAL_MS);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
 
   app.get(
     BASE,

@@ -659,6 +659,26 @@ export class ExperimentService {
     return e;
   }
 
+  /**
+   * Scheduled refresh: recomputes the cached analyses that are older than half the TTL, so readers
+   * of a busy experiment get a fresh answer without paying for it. Returns how many were refreshed.
+   */
+  async refreshCached(): Promise<number> {
+    const now = this.now();
+    let refreshed = 0;
+    for (const [id, entry] of [...this.cache]) {
+      if (now - entry.at < this.cacheTtlMs / 2) continue;
+      const [environment, key] = id.split('\u0000') as [string, string];
+      try {
+        await this.analysis(environment, key, { refresh: true });
+        refreshed++;
+      } catch {
+        this.cache.delete(id); // The experiment is gone or no longer one.
+      }
+    }
+    return refreshed;
+  }
+
   /** The analysis of an experiment, from the maintained statistics (cached for `cacheTtlMs`). */
   async analysis(
     environment: string,
