@@ -9,7 +9,7 @@ import { createClient, type FlagsClient } from '@rupaya/flags-node';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminApi, type Plane, silent, startPlane, waitFor } from '../sdk/plane';
+import { AdminApi, PLANE_TIMEOUT_MS, type Plane, silent, startPlane, waitFor } from '../sdk/plane';
 
 const CANARY = 'canary.e2e-checkout';
 let plane: Plane;
@@ -59,7 +59,7 @@ beforeAll(async () => {
     reason: 'e2e',
   });
   sdkKey = await admin.sdkKey('prod');
-});
+}, PLANE_TIMEOUT_MS);
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));

@@ -16,7 +16,7 @@ import {
 import { createClient, type FlagsClient } from '@rupaya/flags-node';
 import { RupayaProvider } from '@rupaya/openfeature-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminApi, type Plane, removeDir, silent, startPlane } from '../sdk/plane';
+import { AdminApi, PLANE_TIMEOUT_MS, type Plane, removeDir, silent, startPlane } from '../sdk/plane';
 import { canonicalFlags, KEY_PREFIX, TCK_DIR } from './canonical-flags';
 
 /** Capabilities this provider declares (tags of the TCK's Appendix F). */
@@ -178,7 +178,7 @@ describe('OpenFeature provider TCK', () => {
     const provider = new RupayaProvider({ client: flagsClient, keyPrefix: KEY_PREFIX });
     await OpenFeature.setProviderAndWait(DOMAIN, provider);
     expect(flagsClient.snapshot?.environment).toBe('default');
-  });
+  }, PLANE_TIMEOUT_MS);
 
   afterAll(async () => {
     await OpenFeature.close();

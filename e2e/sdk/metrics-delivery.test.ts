@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createClient, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminApi, type Plane, removeDir, silent, startPlane, waitFor } from './plane';
+import { AdminApi, PLANE_TIMEOUT_MS, type Plane, removeDir, silent, startPlane, waitFor } from './plane';
 
 let plane: Plane | undefined;
 let dataDir: string;
@@ -73,7 +73,7 @@ beforeAll(async () => {
     experiment: { primaryMetric: { event: 'purchase', kind: 'mean', direction: 'increase' } },
   });
   sdkKey = await admin().sdkKey('prod');
-});
+}, PLANE_TIMEOUT_MS);
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -82,37 +82,41 @@ afterAll(async () => {
 });
 
 describe('metrics delivery', () => {
-  it('delivers what was recorded during an outage exactly once after the control plane returns', async () => {
-    const url = plane!.url;
-    const client = createClient({
-      url,
-      sdkKey,
-      streaming: false,
-      pollIntervalMs: 500,
-      backoff: { initialMs: 50, maxMs: 400 },
-      metrics: { flushIntervalMs: 200 },
-      logger: silent,
-    });
-    clients.push(client);
-    expect(await client.ready({ timeoutMs: 10_000 })).toBe('READY');
-    expect(client.snapshot?.metricsWindowMs).toBe(500);
+  it(
+    'delivers what was recorded during an outage exactly once after the control plane returns',
+    async () => {
+      const url = plane!.url;
+      const client = createClient({
+        url,
+        sdkKey,
+        streaming: false,
+        pollIntervalMs: 500,
+        backoff: { initialMs: 50, maxMs: 400 },
+        metrics: { flushIntervalMs: 200 },
+        logger: silent,
+      });
+      clients.push(client);
+      expect(await client.ready({ timeoutMs: 10_000 })).toBe('READY');
+      expect(client.snapshot?.metricsWindowMs).toBe(500);
 
-    serve(client, users(0, 20));
-    await waitFor(async () => (await requestTotal()) === 20, 15_000, '20 requests before the outage');
+      serve(client, users(0, 20));
+      await waitFor(async () => (await requestTotal()) === 20, 15_000, '20 requests before the outage');
 
-    await plane!.close();
-    plane = undefined;
-    serve(client, users(20, 50));
-    await new Promise((r) => setTimeout(r, 1500)); // windows close, flushes fail, batches wait
+      await plane!.close();
+      plane = undefined;
+      serve(client, users(20, 50));
+      await new Promise((r) => setTimeout(r, 1500)); // windows close, flushes fail, batches wait
 
-    plane = await startPlane({ dataDir, port });
-    await waitFor(async () => (await requestTotal()) >= 50, 20_000, '50 requests after the outage');
-    await waitFor(async () => (await experimentTotals()).exposures >= 50, 20_000, '50 exposures');
-    // A few more flush cycles: nothing arrives twice.
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(await requestTotal()).toBe(50);
-    expect(await experimentTotals()).toEqual({ exposures: 50, purchaseSum: 500 });
-  });
+      plane = await startPlane({ dataDir, port });
+      await waitFor(async () => (await requestTotal()) >= 50, 20_000, '50 requests after the outage');
+      await waitFor(async () => (await experimentTotals()).exposures >= 50, 20_000, '50 exposures');
+      // A few more flush cycles: nothing arrives twice.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await requestTotal()).toBe(50);
+      expect(await experimentTotals()).toEqual({ exposures: 50, purchaseSum: 500 });
+    },
+    PLANE_TIMEOUT_MS,
+  );
 
   it('retries a batch whose response was lost under the same key, and the control plane counts it once', async () => {
     const before = await requestTotal();

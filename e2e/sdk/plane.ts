@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { startControlPlane } from '@rupaya/control-plane';
 import { request } from 'undici';
 
+/** Starting a control plane (migrations on PGlite) takes seconds, much longer on a loaded machine. */
+export const PLANE_TIMEOUT_MS = 180_000;
+
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
 
 export interface PlaneOptions {

@@ -7,7 +7,7 @@ import { createTestDatabase } from '@rupaya/control-plane';
 import { createClient, type FlagsClient } from '@rupaya/flags-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminApi, type Plane, startPlane, waitFor } from './plane';
+import { AdminApi, PLANE_TIMEOUT_MS, type Plane, startPlane, waitFor } from './plane';
 
 let plane: Plane;
 let admin: AdminApi;
@@ -41,7 +41,7 @@ beforeAll(async () => {
   await admin.createFlag({ key: 'e2e.sync-flag', type: 'boolean', enabled: false, description: 'sync test' });
   prodKey = await admin.sdkKey('prod');
   stagingKey = await admin.sdkKey('staging');
-});
+}, PLANE_TIMEOUT_MS);
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -73,24 +73,28 @@ describe('propagation', () => {
 });
 
 describe('propagation on Postgres (LISTEN/NOTIFY → SSE)', () => {
-  it('an SSE client of a Postgres-backed control plane sees a change pushed', async () => {
-    const database = await createTestDatabase('postgres');
-    const pg = await startPlane({ databaseUrl: database.databaseUrl });
-    try {
-      const pgAdmin = new AdminApi(pg.url);
-      await pgAdmin.createFlag({ key: 'e2e.pg-flag', type: 'boolean', enabled: false });
-      const key = await pgAdmin.sdkKey('prod');
-      const { c } = client({ url: pg.url, sdkKey: key, pollIntervalMs: 60_000 });
-      expect(await c.ready({ timeoutMs: 10_000 })).toBe('READY');
-      expect(c.isEnabled('e2e.pg-flag', { userId: 'u1' })).toBe(false);
-      await pgAdmin.updateFlag('e2e.pg-flag', { enabled: true, reason: 'e2e on postgres' }, 'prod');
-      await waitFor(() => c.isEnabled('e2e.pg-flag', { userId: 'u1' }), 10_000, 'SSE client flips');
-      await c.close();
-    } finally {
-      await pg.close();
-      await database.drop();
-    }
-  });
+  it(
+    'an SSE client of a Postgres-backed control plane sees a change pushed',
+    async () => {
+      const database = await createTestDatabase('postgres');
+      const pg = await startPlane({ databaseUrl: database.databaseUrl });
+      try {
+        const pgAdmin = new AdminApi(pg.url);
+        await pgAdmin.createFlag({ key: 'e2e.pg-flag', type: 'boolean', enabled: false });
+        const key = await pgAdmin.sdkKey('prod');
+        const { c } = client({ url: pg.url, sdkKey: key, pollIntervalMs: 60_000 });
+        expect(await c.ready({ timeoutMs: 10_000 })).toBe('READY');
+        expect(c.isEnabled('e2e.pg-flag', { userId: 'u1' })).toBe(false);
+        await pgAdmin.updateFlag('e2e.pg-flag', { enabled: true, reason: 'e2e on postgres' }, 'prod');
+        await waitFor(() => c.isEnabled('e2e.pg-flag', { userId: 'u1' }), 10_000, 'SSE client flips');
+        await c.close();
+      } finally {
+        await pg.close();
+        await database.drop();
+      }
+    },
+    PLANE_TIMEOUT_MS,
+  );
 });
 
 /**
