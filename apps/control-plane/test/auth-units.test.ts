@@ -216,15 +216,23 @@ describe('OidcVerifier against a local issuer over HTTP', () => {
     expect([error.statusCode, error.code]).toEqual([503, 'AUTH_PROVIDER_UNAVAILABLE']);
 
     // An outage during discovery is not remembered: once the issuer is back, the same verifier works.
+    // Within retryAfterMs the failure is answered without asking the issuer again.
     const fresh = new OidcVerifier({
       issuer: idp.issuer,
       audience,
       rules: [{ claims: { sub: 's' }, role: 'viewer' }],
+      retryAfterMs: 300,
     });
     idp.setDown(true);
     const duringOutage = (await fresh.authenticate(await idp.sign({ sub: 's' })).catch((e) => e)) as ApiError;
     expect([duringOutage.statusCode, duringOutage.code]).toEqual([503, 'AUTH_PROVIDER_UNAVAILABLE']);
     idp.setDown(false);
+    const before = idp.hits.discovery;
+    const fastFail = (await fresh.authenticate(await idp.sign({ sub: 's' })).catch((e) => e)) as ApiError;
+    expect(fastFail.code).toBe('AUTH_PROVIDER_UNAVAILABLE');
+    expect(idp.hits.discovery).toBe(before);
+    await new Promise((r) => setTimeout(r, 350));
     expect((await fresh.authenticate(await idp.sign({ sub: 's' }))).role).toBe('viewer');
+    expect(idp.hits.discovery).toBe(before + 1);
   });
 });

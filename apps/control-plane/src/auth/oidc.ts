@@ -17,6 +17,8 @@ export interface OidcOptions {
   rules: readonly RoleMappingRule[];
   /** Discovery and JWKS request timeout. */
   timeoutMs?: number;
+  /** After a failed discovery, requests fail fast for this long before the issuer is asked again. */
+  retryAfterMs?: number;
 }
 
 // Asymmetric algorithms only: a JWKS publishes public keys, and HS* with a public key would be forgeable.
@@ -37,6 +39,7 @@ export class OidcVerifier {
   private keySet: JWTVerifyGetKey | undefined;
   private pending: Promise<JWTVerifyGetKey> | undefined;
   private readonly timeoutMs: number;
+  private lastFailure: { at: number; error: unknown } | undefined;
 
   constructor(private readonly options: OidcOptions) {
     this.timeoutMs = options.timeoutMs ?? 5000;
@@ -81,10 +84,22 @@ export class OidcVerifier {
 
   private async jwks(): Promise<JWTVerifyGetKey> {
     if (this.keySet) return this.keySet;
-    // One discovery request at a time; a failure is not cached, so the next request retries.
-    this.pending ??= this.discover().finally(() => {
-      this.pending = undefined;
-    });
+    // One discovery request at a time. A failure is remembered briefly (so an outage of the issuer is not
+    // multiplied by our request rate), then the next request retries.
+    const failure = this.lastFailure;
+    if (failure && Date.now() - failure.at < (this.options.retryAfterMs ?? 5000)) throw failure.error;
+    this.pending ??= this.discover()
+      .then((keySet) => {
+        this.lastFailure = undefined;
+        return keySet;
+      })
+      .catch((error: unknown) => {
+        this.lastFailure = { at: Date.now(), error };
+        throw error;
+      })
+      .finally(() => {
+        this.pending = undefined;
+      });
     this.keySet = await this.pending;
     return this.keySet;
   }
