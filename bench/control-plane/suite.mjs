@@ -25,7 +25,7 @@ const FLAG_COUNT = 1000;
 const ENVIRONMENT = 'prod';
 const SSE_WRITES = 200;
 /** The write phase stops early (and says so) past this budget, so the suite stays bounded. */
-const SSE_BUDGET_MS = 40_000;
+const SSE_BUDGET_MS = 30_000;
 const LOAD = { connections: 10, pipelining: 1 };
 const ceilingScript = fileURLToPath(new URL('./ceiling.mjs', import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -240,7 +240,7 @@ async function runStorage(storage, { log, rounds, seconds }) {
   try {
     dataDir = storage === 'pglite' ? mkdtempSync(join(tmpdir(), 'rupaya-bench-pglite-')) : undefined;
     server = await startControlPlane({ storage, databaseUrl: db?.url, dataDir });
-    await sleep(2000);
+    await sleep(1000);
     const rssFresh = rssBytes(server.pid);
     const seededRun = await seed(storage, server, db);
     server = seededRun.server;
@@ -276,7 +276,7 @@ async function runStorage(storage, { log, rounds, seconds }) {
                   : 'on/off';
       kinds[kind] = (kinds[kind] ?? 0) + 1;
     }
-    await sleep(3000);
+    await sleep(2000);
     const rssIdle = rssBytes(server.pid);
     log(
       `  ${storage}: snapshot ${bytes(identity.body.length)} raw, ${bytes(gz.body.length)} gzip; RSS idle ${bytes(rssIdle)}`,
@@ -291,7 +291,7 @@ async function runStorage(storage, { log, rounds, seconds }) {
     );
     const sse = await sseLatency(server, admin, sdkKey, rolloutFlag.key);
     log(`  ${storage}: write → SSE p50 ${fmt(sse.latencyMs.p50)} ms, p99 ${fmt(sse.latencyMs.p99)} ms`);
-    await sleep(2000);
+    await sleep(1000);
     const rssAfter = rssBytes(server.pid);
     return {
       storage,

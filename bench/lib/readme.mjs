@@ -11,13 +11,41 @@ Run everything (builds first): \`npx pnpm@12.4.2 bench\`. One suite: \`cd bench 
 (suites: \`core\`, \`control-plane\`, \`sdk\`, \`canary\`).
 
 Numbers from one machine are only comparable within one run: each table's columns were measured
-in the same run, under the same process settings.
+in the same run, under the same process settings. Each results file records the load average at the
+end of its run: the tables below were measured on a 2-core machine shared with other build and test
+jobs (load average ≈ 15–19), which inflates every wall-clock figure (and, less, CPU time) several
+times; where a table reports CPU time per operation, prefer it over rates and latencies, and re-run
+on a quiet machine before quoting absolute numbers.
 `;
 
 function machineLine(record) {
   const m = record.machine;
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
+
+const notes = `## Notes (what the bench found, 2026-11-25)
+
+- **Concurrent flag creates deadlock on Postgres**: 4 concurrent \`POST /api/admin/deployment/feature-flags\`
+  get \`500 INTERNAL\` ("deadlock detected" on \`select … from environments … for update\`). The bench seeds
+  sequentially / by SQL instead.
+- **Writes cost O(flags in the environment)**: every write rebuilds the whole environment's flag list
+  in its transaction (and a create does so for every environment), so creating 1,000 flags through the
+  API is O(n²) (≈ 0.5 s per create at 300 flags, ≈ 60 s for 200 flags through the import route on a
+  loaded machine). The control-plane suite therefore seeds its 1,000 flags as database rows (each
+  validated by core) and builds the revision with one API write; the write → SSE latency at 1,000
+  flags is almost entirely the PUT itself (the push after the PUT's response is ≈ 1 ms).
+- **The snapshot's 304 path costs about twice the ceiling's CPU per response** (SDK-key check and
+  lookup before the ETag comparison); 200 gzip and identity are within ≈ 20% of the ceiling's CPU.
+- **The middleware is far from the ≤ 5% target** in these runs: with the plugin (recording on) and one
+  \`req.evaluateFlag\` per request, a hello-world Fastify app spent ≈ 570 µs more CPU per request and
+  Express ≈ 1 ms (loaded machine; a CPU profile under that load was inconclusive). Worth profiling
+  on a quiet machine.
+- **Canary windows in progress count**: the scheduler reads every window with data, including the one
+  still open, so when SDKs flush more often than once per window (\`METRICS_FLUSH_INTERVAL\` below
+  \`METRICS_AGGREGATION_INTERVAL\`), a rollback can fire before two closed windows have passed (an
+  earlier run with 1-s flushes and 10-s windows reacted in ≈ 7 s). The canary suite runs with the
+  default flush interval (= the window length).
+`;
 
 export function renderReadme(records) {
   const parts = [intro];
@@ -35,5 +63,6 @@ export function renderReadme(records) {
         : `${suite.markdown(record.data)}\n`,
     );
   }
+  parts.push(notes);
   return `${parts.join('\n').trimEnd()}\n`;
 }
