@@ -236,30 +236,34 @@ describe('bash snippets', () => {
       cp = await startControlPlane({ pglite: 'memory', env: { ADMIN_API_TOKEN: token } });
       writeFileSync(join(shim, 'rupaya'), `#!/usr/bin/env bash\nexec node ${JSON.stringify(bin)} "$@"\n`);
       chmodSync(join(shim, 'rupaya'), 0o755);
-    });
+    }, 180_000); // a control-plane start takes long on a loaded machine
     afterAll(async () => {
       await cp?.close();
       rmSync(shim, { recursive: true, force: true });
     });
 
-    it.each(safeBash.map((s) => [`${s.file}:${s.line}`, s] as const))('%s', async (_, s) => {
-      const result = await new Promise<{ status: number | null; out: string }>((done) => {
-        const child = spawn('bash', ['-euo', 'pipefail', '-c', s.code], {
-          cwd: root,
-          env: {
-            ...process.env,
-            PATH: `${shim}:${process.env.PATH}`,
-            RUPAYA_URL: cp.url,
-            RUPAYA_TOKEN: token,
-          },
+    it.each(safeBash.map((s) => [`${s.file}:${s.line}`, s] as const))(
+      '%s',
+      async (_, s) => {
+        const result = await new Promise<{ status: number | null; out: string }>((done) => {
+          const child = spawn('bash', ['-euo', 'pipefail', '-c', s.code], {
+            cwd: root,
+            env: {
+              ...process.env,
+              PATH: `${shim}:${process.env.PATH}`,
+              RUPAYA_URL: cp.url,
+              RUPAYA_TOKEN: token,
+            },
+          });
+          let out = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.stderr.on('data', (d) => (out += d));
+          child.on('close', (status) => done({ status, out }));
         });
-        let out = '';
-        child.stdout.on('data', (d) => (out += d));
-        child.stderr.on('data', (d) => (out += d));
-        child.on('close', (status) => done({ status, out }));
-      });
-      expect(result.status, result.out).toBe(0);
-    });
+        expect(result.status, result.out).toBe(0);
+      },
+      180_000,
+    );
   });
 });
 

@@ -59,7 +59,8 @@ function cli(
 
 const statusOf = (r: Report) => Object.fromEntries(r.checks.map((c) => [c.step, c.status]));
 
-describe.skipIf(!built)('scripts/setup-deployment-features.sh', () => {
+// Each case runs whole setups (PGlite initialisation, migrations, a control plane started and stopped).
+describe.skipIf(!built)('scripts/setup-deployment-features.sh', { timeout: 400_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'rupaya-setup-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
