@@ -139,7 +139,7 @@ describe('treatment and control', () => {
 });
 
 describe('distributions over 100,000 units', () => {
-  it.each([0.1, 1, 25, 50, 99.9])('%s%% rollout includes within 4σ of the target', (p) => {
+  it.each([0.1, 1, 25, 50, 99.9])('a %s percent rollout includes within 4σ of the target', (p) => {
     const e = createEvaluator(snapshot([rollout(p)]));
     let inside = 0;
     let control = 0;
