@@ -173,6 +173,9 @@ describe.each(storageKinds)('rupaya CLI on %s', (kind) => {
     const denied = await cli(['flags', 'disable', 'feature.offline-sync'], viewer);
     expect(denied.code).toBe(1);
     expect(denied.err).toContain('FORBIDDEN_ROLE');
+    const who = await cli(['whoami', '--json'], viewer);
+    expect(who.code).toBe(0);
+    expect(JSON.parse(who.out)).toMatchObject({ subject: 'e2e-viewer', role: 'viewer' });
     const noToken = await cli(['flags', 'list'], { RUPAYA_URL: cp.url });
     expect(noToken.code).toBe(1);
     expect(noToken.err).toContain('UNAUTHORIZED');

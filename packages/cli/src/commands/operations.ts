@@ -126,6 +126,17 @@ export const operationCommands: Command[] = [
     },
   },
   {
+    name: 'whoami',
+    usage: 'rupaya whoami',
+    summary: 'Who the credentials are (kind, subject, role): checks a token or an OIDC role mapping',
+    async run(ctx) {
+      const client = await ctx.client();
+      const body = await client.request('GET', AdminClient.path('whoami'), { environment: false });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderKeyValues(body));
+    },
+  },
+  {
     name: 'tokens create',
     usage: 'rupaya tokens create --role viewer|editor|admin [--subject <name>] [--expires-in <duration>]',
     summary: 'Mint an admin API token (JWT) with a role; printed once',
