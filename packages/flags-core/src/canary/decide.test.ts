@@ -313,7 +313,7 @@ describe('decideCanary: comparative path', () => {
     expect(d.action).toBe('rollback');
     const lt = d.stats.latencyTest!;
     expect(lt.treatmentCount).toBe(1200);
-    expect(lt.share).toBeGreaterThan(0.2);
+    expect(lt.share).toBeCloseTo(0.2, 12);
     expect(lt.z).toBeCloseTo((lt.share - 0.05) / Math.sqrt((0.05 * 0.95) / 1200), 12);
     expect(
       d.reasons.some((r) => r.startsWith('comparative path: ') && r.includes('slower than control P95')),
@@ -332,6 +332,21 @@ describe('decideCanary: comparative path', () => {
     // R: pnorm((0.06 - 0.05) / sqrt(0.05 * 0.95 / 600), lower.tail = FALSE)
     expect(d.stats.latencyTest!.pValue / 0.130527094789829).toBeCloseTo(1, 6);
     expect(check(d, 'comparative.latencyTail')!.passed).toBe(true);
+  });
+
+  it('the tail test needs 100 treatment latencies: a few slow requests in a small sample hold, never roll back', () => {
+    const slowFew = (i: number) => (i % 4 === 0 ? 400 : healthyLatency(i));
+    const windows = [
+      ...series(30_000, 'treatment', 13, 0, { latency: slowFew }),
+      ...series(30_000, 'control', 12, 0),
+    ];
+    const d = decideCanary(state(1, 30_000), windows, { minRequestsPerWindow: 10, minSampleSize: 20 }, NOW);
+    expect(d.stats.latencyTest).toBeNull();
+    expect(check(d, 'comparative.latencyTail')).toMatchObject({ observed: null, passed: false });
+    expect(d.action).toBe('hold');
+    expect(d.reasons).toContain(
+      'not enough latency samples to compare tails (need 100 treatment, 20 control)',
+    );
   });
 
   it('comparisonWindowMs limits the comparison to recent windows', () => {

@@ -126,6 +126,8 @@ export interface CanaryDecision {
 
 /** Share of control requests above the control P95, by definition. */
 const EXPECTED_TAIL_SHARE = 0.05;
+/** Treatment latencies the tail test needs (n · 0.05 ≥ 5). */
+export const MIN_TAIL_SAMPLE = 100;
 
 interface Slot {
   start: number;
@@ -393,7 +395,7 @@ export function decideCanary(
         );
       }
 
-      const latency = latencyTailTest(t, c, min);
+      const latency = latencyTailTest(t, c, min, policy.latencyToleranceMs);
       if (!latency) {
         checks.push({
           name: 'comparative.latencyTail',
@@ -403,7 +405,9 @@ export function decideCanary(
           passed: false,
           unit: 'p-value',
         });
-        reasons.push(`not enough latency samples to compare tails (need ${min} per cohort)`);
+        reasons.push(
+          `not enough latency samples to compare tails (need ${Math.max(min, MIN_TAIL_SAMPLE)} treatment, ${Math.max(min, 20)} control)`,
+        );
       } else {
         stats.latencyTest = latency;
         const slower = latency.pValue < policy.alpha;
@@ -580,15 +584,21 @@ function mergeSlots(slots: Slot[], cohort: 'treatment' | 'control'): WindowAggre
 }
 
 /**
- * One-sided z-test of the share of treatment requests above the control cohort's P95 against 5%:
- * z = (p̂ − 0.05) / √(0.05 · 0.95 / n). Counted from the sketches, so a request within the
+ * One-sided z-test of the share of treatment requests above the control cohort's P95 (plus the
+ * policy's practical margin) against 5%: z = (p̂ − 0.05) / √(0.05 · 0.95 / n). Counted from the sketches, so a request within the
  * sketch's relative accuracy of the P95 is not counted as slower (conservative).
  */
-function latencyTailTest(t: WindowAggregate, c: WindowAggregate, min: number): LatencyTestStats | null {
+function latencyTailTest(
+  t: WindowAggregate,
+  c: WindowAggregate,
+  min: number,
+  toleranceMs: number,
+): LatencyTestStats | null {
   const n = t.latency.count;
-  if (n < min || c.latency.count < min) return null;
+  // The normal approximation of the binomial share needs n · 5% ≥ 5; a control P95 needs ≥ 20 values.
+  if (n < Math.max(min, MIN_TAIL_SAMPLE) || c.latency.count < Math.max(min, 20)) return null;
   const controlP95 = c.latency.quantile(1 - EXPECTED_TAIL_SHARE);
-  const above = t.latency.countAbove(controlP95);
+  const above = t.latency.countAbove(controlP95 + toleranceMs);
   const share = above / n;
   const z = (share - EXPECTED_TAIL_SHARE) / Math.sqrt((EXPECTED_TAIL_SHARE * (1 - EXPECTED_TAIL_SHARE)) / n);
   return {

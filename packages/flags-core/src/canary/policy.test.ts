@@ -14,6 +14,7 @@ describe('resolvePolicy', () => {
       gauges: { heapUsedPercent: 90, cpuPercent: 90, eventLoopDelayP99Ms: 500, dbPoolSaturationPercent: 100 },
       windowMs: 10_000,
       comparisonWindowMs: 0,
+      latencyToleranceMs: 5,
     });
     expect(Object.isFrozen(defaultCanaryPolicy)).toBe(true);
   });

@@ -11,6 +11,11 @@ export interface ResolvedCanaryPolicy extends CanaryPolicy {
    * The control plane sets it from `METRICS_WINDOW_SIZE`.
    */
   comparisonWindowMs: number;
+  /**
+   * Practical margin of the latency comparison, ms: a treatment request counts as slower only
+   * above the control P95 plus this much, so sub-millisecond noise is not a regression (default 5).
+   */
+  latencyToleranceMs: number;
 }
 
 export type CanaryPolicyInput = Partial<Omit<ResolvedCanaryPolicy, 'gauges'>> & {
@@ -32,6 +37,7 @@ export const defaultCanaryPolicy: Readonly<ResolvedCanaryPolicy> = Object.freeze
   }),
   windowMs: 10_000,
   comparisonWindowMs: 0,
+  latencyToleranceMs: 5,
 });
 
 type Range = { min: number; max: number; integer?: boolean; minExclusive?: boolean };
@@ -47,6 +53,7 @@ export const canaryPolicyRanges: Readonly<Record<Exclude<keyof ResolvedCanaryPol
   alpha: { min: 0, max: 0.5, minExclusive: true },
   windowMs: { min: 1, max: 86_400_000, integer: true },
   comparisonWindowMs: { min: 0, max: 90 * 86_400_000, integer: true },
+  latencyToleranceMs: { min: 0, max: 3_600_000 },
 };
 
 const gaugeRange: Range = { min: 0, max: 1e12 };
