@@ -9,13 +9,14 @@ import { type Config, type ConfigEnv, loadConfig } from './config';
 import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
 import { ensureDefaultEnvironments, isEmpty, seedDefaultFlags } from './services/seed';
+import { createTestDatabase } from './testing';
 
 export interface StartOptions {
   /** postgres://… (else PGlite). */
   databaseUrl?: string | undefined;
   /** PGlite data folder. */
   dataDir?: string | undefined;
-  /** PGlite in memory. */
+  /** A throwaway PGlite database (a temporary folder removed at close). */
   pglite?: 'memory';
   /** Environment variables (as strings), over the defaults; process.env is NOT read. */
   env?: ConfigEnv;
@@ -96,11 +97,30 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Run
   const env: ConfigEnv = { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...options.env };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   if (options.dataDir) env.RUPAYA_DATA_DIR = options.dataDir;
-  if (options.pglite === 'memory') {
-    env.RUPAYA_PGLITE_MEMORY = 'true';
+  let discard: (() => Promise<void>) | undefined;
+  if (options.pglite === 'memory' && !options.dataDir) {
+    // A throwaway database: a temporary copy of a migrated template folder (PGlite's initdb costs
+    // seconds per instance; the copy a fraction), removed at close. Nothing outlives the process.
+    const scratch = await createTestDatabase('pglite');
+    env.RUPAYA_DATA_DIR = scratch.dataDir;
+    discard = scratch.drop;
     // Nowhere to keep a generated token: use a random one for this process.
-    if (!options.dataDir && !env.ADMIN_API_TOKEN)
-      env.ADMIN_API_TOKEN = `rpy_admin_${randomBytes(24).toString('hex')}`;
+    if (!env.ADMIN_API_TOKEN) env.ADMIN_API_TOKEN = `rpy_admin_${randomBytes(24).toString('hex')}`;
   }
-  return startWithConfig(loadConfig(env), options.logger);
+  try {
+    const running = await startWithConfig(loadConfig(env), options.logger);
+    if (!discard) return running;
+    const close = running.close;
+    const drop = discard;
+    return {
+      ...running,
+      async close() {
+        await close();
+        await drop();
+      },
+    };
+  } catch (err) {
+    await discard?.();
+    throw err;
+  }
 }
