@@ -3,7 +3,7 @@
 // Nothing here throws: an unknown flag is NOT_FOUND, a bad context is treated as an empty one, a
 // context whose getters throw is ERROR.
 import type { EvaluationContext, EvaluationResult, Flag, FlagValue, Snapshot } from '../snapshot/types';
-import { type CompiledFlag, compileFlag, enabledOf, resultOf, slotOf } from './compile';
+import { type CompiledFlag, compileFlag, type Decide, enabledOf, resultOf, slotOf } from './compile';
 import type { Context } from './rules';
 
 export interface Evaluator {
@@ -81,11 +81,16 @@ function typeMatches(type: Flag['type'], fallback: unknown): boolean {
  */
 export function createEvaluator(snapshot: Snapshot): Evaluator {
   const flags = new Map<string, CompiledFlag>();
+  // isEnabled's own table: the decision itself for context-independent flags, else the compiled
+  // closure — one lookup and no further object to load on the hottest path.
+  const gates = new Map<string, number | Decide>();
   const list: unknown = snapshot?.flags;
   if (Array.isArray(list)) {
     for (const flag of list as Flag[]) {
       const compiled = compileFlag(flag);
-      if (!flags.has(compiled.key)) flags.set(compiled.key, compiled); // first wins on duplicates
+      if (flags.has(compiled.key)) continue; // first wins on duplicates
+      flags.set(compiled.key, compiled);
+      gates.set(compiled.key, compiled.constant >= 0 ? compiled.constant : compiled.decide);
     }
   }
   const revision = typeof snapshot?.revision === 'number' ? snapshot.revision : 0;
@@ -100,9 +105,14 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       return resultOf(f, decide(f, ctx), revision);
     },
     isEnabled(key, ctx) {
-      const f = flags.get(key);
-      if (f === undefined) return false;
-      return enabledOf(f.constant >= 0 ? f.constant : decide(f, ctx));
+      const gate = gates.get(key);
+      if (typeof gate === 'number') return enabledOf(gate);
+      if (gate === undefined) return false;
+      try {
+        return enabledOf(gate(typeof ctx === 'object' && ctx !== null ? (ctx as Context) : EMPTY));
+      } catch {
+        return false; // a context whose getters throw: ERROR, nothing served
+      }
     },
     variant(key, ctx) {
       const f = flags.get(key);
