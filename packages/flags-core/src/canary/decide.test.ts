@@ -245,6 +245,13 @@ describe('decideCanary: fast path', () => {
     expect(d.stats.fastWindows[0]!.gauges.heapUsedPercent).toBe(95);
   });
 
+  it('a gauge reported in an earlier window but not the latest does not block an advance', () => {
+    const gauges: GaugeWindow[] = [{ windowStart: NOW - 2 * W, durationMs: W, heapUsedPercent: 40 }];
+    const d = decideCanary(state(), { windows: healthy(), gauges }, {}, NOW);
+    expect(check(d, 'fast.heapUsedPercent')).toMatchObject({ observed: null, passed: true });
+    expect(d.action).toBe('advance');
+  });
+
   it('a DB pool at 100% is a breach only with waiters', () => {
     const pool = (waiters: number): GaugeWindow[] =>
       [NOW - 2 * W, NOW - W].map((windowStart) => ({

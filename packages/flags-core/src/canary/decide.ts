@@ -267,6 +267,8 @@ export function decideCanary(
     value: (s: Slot) => number | null,
     breached: (s: Slot, v: number) => boolean,
     describe: (v: number) => string,
+    /** Gauges are optional per window: missing data is not a failure, only a breach is. */
+    optional = false,
   ): void => {
     let inRow = 0;
     while (inRow < run.length) {
@@ -286,7 +288,7 @@ export function decideCanary(
       path: 'fast',
       observed: latest,
       threshold,
-      passed: run.length > 0 && latest !== null && !anyBreach,
+      passed: optional ? !anyBreach : run.length > 0 && latest !== null && !anyBreach,
       unit,
       breachedWindows: inRow,
     });
@@ -328,6 +330,7 @@ export function decideCanary(
         ? (s, v) => v >= limit && (s.gauges.dbPoolWaiters ?? 0) > 0
         : (_s, v) => v > limit,
       (v) => `${g} ${fmt(v)} over its limit ${limit}`,
+      true,
     );
   }
 
