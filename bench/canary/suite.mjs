@@ -205,6 +205,7 @@ async function ingest(log) {
     log(`  ingest: ${INGEST_POSTS} posts in ${seconds.toFixed(1)} s, server CPU ${fmt(cpu / 1e6, 2)} s`);
     return {
       posts: INGEST_POSTS,
+      windows: INGEST_POSTS / 100,
       seconds,
       cpuSecondsPer1000: (cpu / 1e6) * (1000 / INGEST_POSTS),
       rows,
@@ -266,7 +267,7 @@ export function markdown({ reactions, ingest: ing, requestsPerSecond }) {
     out.push(
       `Ingest cost (server CPU extrapolated to 1,000 posts): ${ing.posts} POST /api/sdk/v1/metrics (4 concurrent), each one 10-s window of 20 flags × 2 cohorts (${ing.windowsPerPost} series) from one of 100 instances: server CPU ${fmt(ing.cpuSecondsPer1000, 2)} s per 1,000 posts (${fmt((ing.cpuSecondsPer1000 * 1000) / 1000, 2)} ms each), ${fmt(ing.seconds, 1)} s wall. Rows after the run: ${JSON.stringify(ing.rows)}.${
         ing.rows?.deployment_metrics
-          ? ` For 100 instances × 20 flags that is ${fmt(ing.rows.deployment_metrics / ing.windows, 0)} raw rows per 10-s window, so ${fmt((ing.rows.deployment_metrics / ing.windows) * 360, 0)} rows per hour before the retention roll-up.`
+          ? ` For 100 instances × 20 flags that is ${fmt(ing.rows.deployment_metrics / (ing.windows ?? ing.posts / 100), 0)} raw rows per 10-s window, so ${fmt((ing.rows.deployment_metrics / (ing.windows ?? ing.posts / 100)) * 360, 0)} rows per hour before the retention roll-up.`
           : ''
       }`,
     );

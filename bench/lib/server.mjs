@@ -113,15 +113,23 @@ export async function startControlPlane({
 
 export function adminClient(url, token) {
   async function call(method, path, body, headers = {}) {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
+    const send = () =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+    let res;
+    try {
+      res = await send();
+    } catch {
+      // A kept-alive socket the server closed while the bench was busy (e.g. seeding): retry once.
+      res = await send();
+    }
     const text = await res.text();
     let json;
     try {
