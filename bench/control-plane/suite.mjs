@@ -359,6 +359,9 @@ export function markdown({ results }) {
         'Ceiling rps',
         'Ratio',
         '≥ 80%?',
+        'Server CPU µs/req (ours / ceiling)',
+        'CPU-based ratio',
+        '≥ 80% (CPU)?',
         'Bytes/response',
         'p99 latency (ms)',
         'Status check',
@@ -400,6 +403,7 @@ export function markdown({ results }) {
         'p99 < 100 ms?',
         'PUT p50 ms',
         'PUT p99 ms',
+        'SSE after PUT response p50 / p99 ms',
       ],
       ok.map((r) => [
         r.storage,

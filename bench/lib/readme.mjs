@@ -8,12 +8,12 @@ tests: nothing here is run by the test suite and no speed is asserted anywhere. 
 each); edit \`bench/lib/readme.mjs\` or the suites, not this file.
 
 Run everything (builds first): \`npx pnpm@12.4.2 bench\`. One suite: \`cd bench && node --expose-gc run.mjs core\`
-(suites: \`core\`, \`control-plane\`, \`sdk\`, \`canary\`).
+(suites: \`core\`, \`control-plane\`, \`sdk\`, \`canary\`, \`experiments\`).
 
 Numbers from one machine are only comparable within one run: each table's columns were measured
 in the same run, under the same process settings. Each results file records the load average at the
 end of its run: the tables below were measured on a 2-core machine shared with other build and test
-jobs (load average ≈ 15–19), which inflates every wall-clock figure (and, less, CPU time) several
+jobs (load average ≈ 15–50), which inflates every wall-clock figure (and, less, CPU time) several
 times; where a table reports CPU time per operation, prefer it over rates and latencies, and re-run
 on a quiet machine before quoting absolute numbers.
 `;
@@ -37,10 +37,12 @@ const notes = `## Notes (what the bench found, 2026-11-25)
   in its transaction (and a create does so for every environment), so creating 1,000 flags through the
   API is O(n²) (≈ 0.5 s per create at 300 flags, ≈ 60 s for 200 flags through the import route on a
   loaded machine). The control-plane suite therefore seeds its 1,000 flags as database rows (each
-  validated by core) and builds the revision with one API write; the write → SSE latency at 1,000
-  flags is almost entirely the PUT itself (the push after the PUT's response is ≈ 1 ms).
-- **The snapshot's 304 path costs about twice the ceiling's CPU per response** (SDK-key check and
-  lookup before the ETag comparison); 200 gzip and identity are within ≈ 20% of the ceiling's CPU.
+  validated by core) and builds the revision with one API write. The write → SSE latency at 1,000
+  flags is dominated by the PUT itself (16:28 run on Postgres: p50 471 ms end to end, PUT p50 470 ms).
+- **The snapshot's 304 path costs about twice the ceiling's CPU per response** on Postgres (SDK-key
+  check and lookup before the ETag comparison); 200 gzip and identity are within ≈ 20% of the
+  ceiling's CPU there. On PGlite the server process also runs the database, so its CPU per response
+  is higher still.
 - **The middleware is far from the ≤ 5% target** in these runs: with the plugin (recording on) and one
   \`req.evaluateFlag\` per request, a hello-world app spent several hundred µs more CPU per request
   (Fastify ≈ 260–570 µs, Express ≈ 490–1,070 µs over two runs; loaded machine, and a CPU profile under
