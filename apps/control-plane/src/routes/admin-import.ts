@@ -4,8 +4,10 @@
 // answer is exactly what would happen, validation included. Uses the flags service for every write.
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/client';
+import { writeTransaction } from '../db/retry';
 import { ApiError, errors } from '../errors';
 import { createFlag, type FlagInEnvironment, getFlag, updateFlag } from '../services/flags';
+import { lockEnvironments } from '../services/snapshots';
 import { actorOf, environmentQuery, reasonSchema } from './common';
 
 // `::` is Fastify's escape for a literal `:` in a path.
@@ -71,13 +73,18 @@ export async function importFlags(
     dryRun: boolean;
   },
 ): Promise<{ changes: ImportChange[]; revisions: Record<string, number> }> {
-  const changes: ImportChange[] = [];
-  const revisions: Record<string, number> = {};
+  let changes: ImportChange[] = [];
+  let revisions: Record<string, number> = {};
   const note = (r: Record<string, number>) => {
     for (const [env, rev] of Object.entries(r)) revisions[env] = Math.max(revisions[env] ?? 0, rev);
   };
   try {
-    await db.transaction(async (txRaw) => {
+    await writeTransaction(db, async (txRaw) => {
+      // A rerun (after a deadlock) starts over.
+      changes = [];
+      revisions = {};
+      // Creates touch every environment: lock them all first, in key order (the flags service's lock order).
+      await lockEnvironments(txRaw);
       // The flags service opens its own (nested, savepoint) transactions inside this one.
       const tx = txRaw as unknown as Db;
       for (const [environment, flags] of Object.entries(input.environments)) {

@@ -10,6 +10,7 @@ import {
 } from '@rupaya/flags-core';
 import { and, desc, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client';
+import { writeTransaction } from '../db/retry';
 import { canaryDeploymentLogs, featureFlagsAudit, flagConfigs, outbox } from '../db/schema/index';
 import { errors } from '../errors';
 import { splitFlag } from './flag-model';
@@ -49,12 +50,15 @@ export interface CanaryTransitionOutcome {
   flag: Flag;
 }
 
-/** Applies a canary action in one transaction (a savepoint when `db` is already a transaction). */
+/**
+ * Applies a canary action in one transaction (a savepoint when `db` is already a transaction; an
+ * outermost one is rerun on a deadlock or serialization failure).
+ */
 export async function applyCanaryTransition(
   db: DbOrTx,
   input: CanaryTransitionInput,
 ): Promise<CanaryTransitionOutcome> {
-  return db.transaction(async (tx) => {
+  return writeTransaction(db, async (tx) => {
     const current = await getFlagForUpdate(tx, input.environment, input.key);
     if (input.ifMatch && !input.ifMatch.includes(current.version)) {
       throw errors.versionConflict(input.ifMatch.map((v) => `"${v}"`).join(', '), `"${current.version}"`);

@@ -3,6 +3,7 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { environmentKeyPattern } from '../config';
 import type { Db, DbOrTx } from '../db/client';
+import { writeTransaction } from '../db/retry';
 import { environments, flagConfigs } from '../db/schema/index';
 import { errors } from '../errors';
 import { createRevision } from './snapshots';
@@ -51,7 +52,7 @@ export async function createEnvironment(
   if (!environmentKeyPattern.test(input.key)) {
     throw errors.validation('key', 'key must match [a-z0-9][a-z0-9_-]* (at most 63 characters)');
   }
-  return db.transaction(async (tx) => {
+  return writeTransaction(db, async (tx) => {
     const inserted = await tx
       .insert(environments)
       .values({ key: input.key, name: input.name ?? input.key })

@@ -2,14 +2,17 @@
 // resulting flag with core's validateFlag, and commits the change, its audit row(s) and the new
 // snapshot revision(s) in one transaction. Optimistic concurrency through the configuration
 // version (ETag / If-Match); writes to one flag are serialised by a row lock, so none is lost.
+// Lock order (no deadlocks between writers): the environment rows first (lockEnvironments, key order),
+// then flag rows; a deadlock or serialization failure that still happens reruns the transaction.
 import { type Flag, initialCanaryState, validateFlag } from '@rupaya/flags-core';
 import { and, asc, desc, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client';
-import { environments, featureFlags, featureFlagsAudit, flagConfigs, outbox } from '../db/schema/index';
+import { writeTransaction } from '../db/retry';
+import { featureFlags, featureFlagsAudit, flagConfigs, outbox } from '../db/schema/index';
 import { errors } from '../errors';
 import { requireEnvironment } from './environments';
 import { isCanary, splitFlag, toFlag } from './flag-model';
-import { createRevision } from './snapshots';
+import { createRevision, lockEnvironments } from './snapshots';
 
 export interface FlagInEnvironment {
   environment: string;
@@ -69,6 +72,7 @@ async function loadOne(
         isNull(featureFlags.archivedAt),
       ),
     );
+  if (lock) await lockEnvironments(db, [environment]);
   const rows = lock ? await q.for('update', { of: flagConfigs }) : await q;
   const row = rows[0];
   if (!row) {
@@ -88,7 +92,10 @@ export function getFlag(db: DbOrTx, environment: string, key: string): Promise<F
   return loadOne(db, environment, key, false);
 }
 
-/** Locks the flag's configuration row in `environment` (inside a transaction). */
+/**
+ * Locks the environment's row, then the flag's configuration row in `environment` (inside a
+ * transaction that changes only this environment, or that locked every environment it changes first).
+ */
 export function getFlagForUpdate(tx: DbOrTx, environment: string, key: string): Promise<FlagInEnvironment> {
   return loadOne(tx, environment, key, true);
 }
@@ -168,12 +175,10 @@ export async function createFlag(
   if (!checked.ok) firstError(checked);
   const flag = checked.flag;
   const { definition, config } = splitFlag(flag);
-  return db.transaction(async (tx) => {
-    const envRows = await tx
-      .select({ key: environments.key })
-      .from(environments)
-      .orderBy(asc(environments.key));
-    if (!envRows.some((e) => e.key === viewEnvironment)) throw errors.environmentNotFound(viewEnvironment);
+  return writeTransaction(db, async (tx) => {
+    // Every environment gets a revision: lock them all, in key order, before anything else.
+    const envKeys = await lockEnvironments(tx);
+    if (!envKeys.includes(viewEnvironment)) throw errors.environmentNotFound(viewEnvironment);
     const inserted = await tx
       .insert(featureFlags)
       .values({ ...definition, createdBy: input.actor })
@@ -181,7 +186,7 @@ export async function createFlag(
       .returning({ key: featureFlags.key });
     if (inserted.length === 0) throw errors.flagExists(flag.key);
     const revisions: Record<string, number> = {};
-    for (const { key: env } of envRows) {
+    for (const env of envKeys) {
       await tx
         .insert(flagConfigs)
         .values({ flagKey: flag.key, environment: env, config, updatedBy: input.actor });
@@ -226,7 +231,10 @@ export async function updateFlag(db: Db, input: UpdateFlagInput): Promise<WriteR
       );
     }
   }
-  return db.transaction(async (tx) => {
+  const sharedChanged = 'description' in input.patch || 'tags' in input.patch;
+  return writeTransaction(db, async (tx) => {
+    // A shared field gives every environment a revision: lock them all first, in key order.
+    if (sharedChanged) await lockEnvironments(tx);
     const current = await loadOne(tx, input.environment, input.key, true);
     if (input.ifMatch && !input.ifMatch.includes(current.version)) {
       throw errors.versionConflict(input.ifMatch.map(etagOf).join(', '), etagOf(current.version));
@@ -243,7 +251,6 @@ export async function updateFlag(db: Db, input: UpdateFlagInput): Promise<WriteR
       .update(flagConfigs)
       .set({ config, version, updatedAt: now, updatedBy: input.actor })
       .where(and(eq(flagConfigs.environment, input.environment), eq(flagConfigs.flagKey, input.key)));
-    const sharedChanged = 'description' in input.patch || 'tags' in input.patch;
     const envs = [input.environment];
     if (sharedChanged) {
       await tx
@@ -292,7 +299,8 @@ export async function archiveFlag(
   db: Db,
   input: { key: string; actor: string; reason?: string | undefined },
 ): Promise<{ key: string; archivedAt: string; revisions: Record<string, number> }> {
-  return db.transaction(async (tx) => {
+  return writeTransaction(db, async (tx) => {
+    await lockEnvironments(tx);
     const cfgs = await tx
       .select()
       .from(flagConfigs)

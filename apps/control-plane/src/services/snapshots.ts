@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import { canonicalJson, checksumPayload, type Flag, SCHEMA_VERSION } from '@rupaya/flags-core';
-import { and, asc, desc, eq, isNull, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database, DbOrTx } from '../db/client';
@@ -47,15 +47,34 @@ export interface SnapshotRevisionEvent {
 }
 
 /**
- * Inside a write transaction: locks the environment row, computes the environment's flags after
- * the change, stores revision+1 with its checksum, and queues a NOTIFY (sent on commit).
+ * The lock order of every write transaction: FIRST the rows of the environments it will give a new
+ * revision, in key order, before any flag row. Writers of one environment then queue on its row instead
+ * of deadlocking (two creates used to take a key-share lock on the row through the flag_configs foreign
+ * key, then both wait to upgrade it). `FOR NO KEY UPDATE` does not conflict with those foreign-key
+ * checks. `keys` omitted: every environment. Returns the locked keys (unknown ones are absent).
+ */
+export async function lockEnvironments(tx: DbOrTx, keys?: readonly string[]): Promise<string[]> {
+  if (keys !== undefined && keys.length === 0) return [];
+  const rows = await tx
+    .select({ key: environments.key })
+    .from(environments)
+    .where(keys === undefined ? undefined : inArray(environments.key, [...new Set(keys)]))
+    .orderBy(asc(environments.key))
+    .for('no key update');
+  return rows.map((r) => r.key);
+}
+
+/**
+ * Inside a write transaction: locks the environment row (see lockEnvironments: a transaction that
+ * changes several environments locks them all first), computes the environment's flags after the
+ * change, stores revision+1 with its checksum, and queues a NOTIFY (sent on commit).
  */
 export async function createRevision(tx: DbOrTx, environment: string, cause: string): Promise<number> {
   const locked = await tx
     .select({ revision: environments.revision })
     .from(environments)
     .where(eq(environments.key, environment))
-    .for('update');
+    .for('no key update');
   const current = locked[0];
   if (!current) throw new Error(`environment ${environment} vanished during a write`);
   const revision = current.revision + 1;
