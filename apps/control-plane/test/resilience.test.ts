@@ -90,12 +90,13 @@ describe('database outage on Postgres', () => {
     withAdminConnection((sql) => sql.unsafe(`alter database ${name} with allow_connections true`));
 
   beforeAll(async () => {
-    // SCHEDULER_ENABLED=false: this file tests the storage layer; the scheduler's own outage handling
-    // (its reserved leader connection) is tested with the scheduler.
+    // With the canary scheduler running (ticking every 250 ms, so during the outage too): its leader-lock
+    // connection dies with the others and must neither crash the process nor hold up recovery or close.
     s = await startTestServer('postgres', {
       DB_PROBE_INTERVAL_MS: '100',
       DB_CONNECT_TIMEOUT_MS: '1000',
-      SCHEDULER_ENABLED: 'false',
+      SCHEDULER_ENABLED: 'true',
+      METRICS_AGGREGATION_INTERVAL: '250',
     });
     key = await s.sdkKey('dev');
   });
