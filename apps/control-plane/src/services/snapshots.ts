@@ -3,12 +3,12 @@
 // SDK endpoints never serialise per request. Replicas learn of new revisions by LISTEN/NOTIFY
 // (PGlite: its in-process notifications) and by a periodic probe that also detects storage
 // outages and recovery.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import { canonicalJson, checksumPayload, type Flag, SCHEMA_VERSION } from '@rupaya/flags-core';
-import { and, asc, desc, eq, inArray, isNull, lte } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database, DbOrTx } from '../db/client';
@@ -78,20 +78,16 @@ export async function createRevision(tx: DbOrTx, environment: string, cause: str
   const current = locked[0];
   if (!current) throw new Error(`environment ${environment} vanished during a write`);
   const revision = current.revision + 1;
-  const rows = await tx
-    .select({ def: featureFlags, cfg: flagConfigs })
-    .from(flagConfigs)
-    .innerJoin(featureFlags, eq(featureFlags.key, flagConfigs.flagKey))
-    .where(and(eq(flagConfigs.environment, environment), isNull(featureFlags.archivedAt)))
-    .orderBy(asc(flagConfigs.flagKey));
-  const flags: Flag[] = rows.map((r) => toFlag(r.def, r.cfg));
-  const checksum = checksumOf(environment, revision, flags);
+  const flagsJson = await environmentFlagsJson(tx, environment);
+  const checksum = checksumOfPayload(
+    canonicalWithFlags({ schemaVersion: SCHEMA_VERSION, environment, revision }, flagsJson),
+  );
   const generatedAt = new Date();
   await tx.insert(snapshotRevisions).values({
     environment,
     revision,
     checksum,
-    flagsJson: canonicalJson(flags),
+    flagsJson,
     generatedAt,
     cause,
   });
@@ -111,8 +107,72 @@ export async function createRevision(tx: DbOrTx, environment: string, cause: str
 }
 
 export function checksumOf(environment: string, revision: number, flags: Flag[]): string {
-  const payload = checksumPayload({ schemaVersion: SCHEMA_VERSION, environment, revision, flags });
+  return checksumOfPayload(checksumPayload({ schemaVersion: SCHEMA_VERSION, environment, revision, flags }));
+}
+
+function checksumOfPayload(payload: string): string {
   return 'sha256:' + createHash('sha256').update(payload, 'utf8').digest('hex');
+}
+
+/** A string no snapshot field holds: where the flags' canonical JSON is spliced in. */
+const FLAGS_SLOT = `\u0000flags-${randomUUID()}\u0000`;
+const FLAGS_SLOT_JSON = JSON.stringify(FLAGS_SLOT);
+
+/**
+ * `canonicalJson({ ...fields, flags })` when the canonical JSON of `flags` is already known: the
+ * flags are not parsed or serialised again (canonicalJson writes an array element by element, so
+ * splicing the text in its place gives the same bytes).
+ */
+export function canonicalWithFlags(fields: Record<string, unknown>, flagsJson: string): string {
+  const text = canonicalJson({ ...fields, flags: FLAGS_SLOT });
+  const at = text.indexOf(FLAGS_SLOT_JSON);
+  return text.slice(0, at) + flagsJson + text.slice(at + FLAGS_SLOT_JSON.length);
+}
+
+/**
+ * Canonical JSON of single flags by a digest of everything toFlag reads (content-addressed, so it
+ * can never be stale, whatever database or replica it came from). Bounded: cleared when full.
+ */
+const flagJsonCache = new Map<string, string>();
+const FLAG_JSON_CACHE_MAX = 20_000;
+
+/** The digest, computed by the database from the stored row: key, type, description, tags, config, version. */
+const flagDigest = sql<string>`md5(jsonb_build_array(${featureFlags.key}, ${featureFlags.type}, ${featureFlags.description}, ${featureFlags.tags}, ${flagConfigs.config}, ${flagConfigs.version})::text)`;
+
+/**
+ * `canonicalJson(flags)` of the active flags of an environment, in key order. Only the flags whose
+ * digest is not cached are read in full and serialised: a write costs one light query over the
+ * environment's flags plus the work for the changed ones, instead of re-reading and re-serialising all.
+ */
+export async function environmentFlagsJson(db: DbOrTx, environment: string): Promise<string> {
+  const active = and(eq(flagConfigs.environment, environment), isNull(featureFlags.archivedAt));
+  const digests = await db
+    .select({ key: flagConfigs.flagKey, digest: flagDigest })
+    .from(flagConfigs)
+    .innerJoin(featureFlags, eq(featureFlags.key, flagConfigs.flagKey))
+    .where(active)
+    .orderBy(asc(flagConfigs.flagKey));
+  const fresh = new Map<string, string>();
+  const missing = digests.filter((d) => !flagJsonCache.has(d.digest)).map((d) => d.key);
+  if (missing.length > 0) {
+    const rows = await db
+      .select({ def: featureFlags, cfg: flagConfigs, digest: flagDigest })
+      .from(flagConfigs)
+      .innerJoin(featureFlags, eq(featureFlags.key, flagConfigs.flagKey))
+      .where(and(active, inArray(flagConfigs.flagKey, missing)));
+    if (flagJsonCache.size + rows.length > FLAG_JSON_CACHE_MAX) flagJsonCache.clear();
+    for (const r of rows) {
+      const json = canonicalJson(toFlag(r.def, r.cfg));
+      flagJsonCache.set(r.digest, json);
+      fresh.set(r.cfg.flagKey, json);
+    }
+  }
+  const parts: string[] = [];
+  for (const d of digests) {
+    const json = fresh.get(d.key) ?? flagJsonCache.get(d.digest);
+    if (json !== undefined) parts.push(json);
+  }
+  return '[' + parts.join(',') + ']';
 }
 
 export interface SnapshotServiceOptions {
@@ -221,6 +281,13 @@ export class SnapshotService {
   }
 
   private async load(environment: string): Promise<void> {
+    // The revision number first: a refresh that finds nothing newer does not read the flags' text.
+    const latest = await this.o.database.db
+      .select({ revision: environments.revision })
+      .from(environments)
+      .where(eq(environments.key, environment));
+    const held = this.built.get(environment);
+    if (held && latest[0] && held.revision >= latest[0].revision) return;
     const rows = await this.o.database.db
       .select()
       .from(snapshotRevisions)
@@ -245,17 +312,20 @@ export class SnapshotService {
     const { config } = this.o;
     const generatedAt = row.generatedAt.toISOString();
     const flags = JSON.parse(row.flagsJson) as Flag[];
-    const json = canonicalJson({
-      schemaVersion: SCHEMA_VERSION,
-      environment: row.environment,
-      revision: row.revision,
-      checksum: row.checksum,
-      generatedAt,
-      cacheTtlSec: config.cacheTtlSec,
-      metricsWindowMs: config.metricsAggregationIntervalMs,
-      metricsFlushMs: config.metricsFlushMs,
-      flags,
-    });
+    // flagsJson is canonical already: spliced, not re-serialised.
+    const json = canonicalWithFlags(
+      {
+        schemaVersion: SCHEMA_VERSION,
+        environment: row.environment,
+        revision: row.revision,
+        checksum: row.checksum,
+        generatedAt,
+        cacheTtlSec: config.cacheTtlSec,
+        metricsWindowMs: config.metricsAggregationIntervalMs,
+        metricsFlushMs: config.metricsFlushMs,
+      },
+      row.flagsJson,
+    );
     const identity = Buffer.from(json, 'utf8');
     const [gz, br] = await Promise.all([
       gzipAsync(identity, { level: 6 }),
