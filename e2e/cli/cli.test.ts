@@ -62,16 +62,13 @@ describe.each(storageKinds)('rupaya CLI on %s', (kind) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(kind);
-    cp = await startControlPlane(
-      {
-        databaseUrl: db.databaseUrl,
-        dataDir: db.dataDir,
-        env: { ADMIN_API_TOKEN: ADMIN },
-      },
-      180_000,
-    ); // a control-plane start takes long on a loaded machine
+    cp = await startControlPlane({
+      databaseUrl: db.databaseUrl,
+      dataDir: db.dataDir,
+      env: { ADMIN_API_TOKEN: ADMIN },
+    });
     env = { RUPAYA_URL: cp.url, RUPAYA_TOKEN: ADMIN };
-  });
+  }, 180_000); // a control-plane start takes long on a loaded machine
   afterAll(async () => {
     await cp?.close();
     await db?.drop();

@@ -74,22 +74,19 @@ describe.skipIf(!existsSync(bin))('workflow 14-manage-feature-flags.yml, run loc
 
   beforeAll(async () => {
     issuer = await startIssuer(() => claims);
-    cp = await startControlPlane(
-      {
-        pglite: 'memory',
-        env: {
-          ADMIN_API_TOKEN: ADMIN,
-          OIDC_ISSUER: issuer.base,
-          OIDC_AUDIENCE: 'rupaya',
-          OIDC_ROLE_MAPPING: JSON.stringify([
-            { claims: { repository: 'acme/shop', environment: 'staging' }, role: 'editor' },
-            { claims: { repository: 'acme/shop' }, role: 'viewer' },
-          ]),
-        },
+    cp = await startControlPlane({
+      pglite: 'memory',
+      env: {
+        ADMIN_API_TOKEN: ADMIN,
+        OIDC_ISSUER: issuer.base,
+        OIDC_AUDIENCE: 'rupaya',
+        OIDC_ROLE_MAPPING: JSON.stringify([
+          { claims: { repository: 'acme/shop', environment: 'staging' }, role: 'editor' },
+          { claims: { repository: 'acme/shop' }, role: 'viewer' },
+        ]),
       },
-      180_000,
-    ); // a control-plane start takes long on a loaded machine
-  });
+    });
+  }, 180_000); // a control-plane start takes long on a loaded machine
   afterAll(async () => {
     await cp?.close();
     await issuer?.close();
