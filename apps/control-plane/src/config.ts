@@ -166,7 +166,7 @@ export function loadConfig(env: ConfigEnv = process.env): Config {
     integer: true,
   });
   return {
-    port: num(env, 'PORT', 4242, { min: 0, max: 65535, integer: true }),
+    port: num(env, 'PORT', 3000, { min: 0, max: 65535, integer: true }),
     host: str(env, 'HOST') ?? '127.0.0.1',
     databaseUrl: parseUrl('DATABASE_URL', str(env, 'DATABASE_URL'), ['postgres:', 'postgresql:']),
     dataDir: str(env, 'RUPAYA_DATA_DIR') ?? './.rupaya/data',

@@ -25,7 +25,7 @@ describe('loadConfig', () => {
   it('has the documented defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      port: 4242,
+      port: 3000,
       host: '127.0.0.1',
       databaseUrl: undefined,
       dataDir: './.rupaya/data',

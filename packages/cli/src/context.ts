@@ -26,7 +26,7 @@ export interface CommandContext {
 }
 
 /** The control plane's default address (its PORT default). */
-export const DEFAULT_URL = 'http://127.0.0.1:4242';
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
 export function globalOptions(options: OptionValues, env: Record<string, string | undefined>): GlobalOptions {
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);

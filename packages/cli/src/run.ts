@@ -11,7 +11,7 @@ import type { Io } from './output';
 import { VERSION } from './version';
 
 export const globalOptionSpecs: Record<string, OptionSpec> = {
-  url: { type: 'string', description: 'control plane URL (env RUPAYA_URL, default http://127.0.0.1:4242)' },
+  url: { type: 'string', description: 'control plane URL (env RUPAYA_URL, default http://127.0.0.1:3000)' },
   token: { type: 'string', description: 'admin API token or JWT (env RUPAYA_TOKEN)' },
   env: {
     type: 'string',
