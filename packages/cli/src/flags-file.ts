@@ -11,31 +11,8 @@ import YAML from 'yaml';
 
 export const FLAGS_FILE_VERSION = 1;
 
-/** Fields of core's Flag that a flags file may carry (the admin API's names). */
-export const FLAG_FIELDS = [
-  'key',
-  'type',
-  'description',
-  'enabled',
-  'variants',
-  'defaultVariant',
-  'offVariant',
-  'value',
-  'salt',
-  'bucketBy',
-  'allowList',
-  'denyList',
-  'rules',
-  'rolloutPercentage',
-  'coverage',
-  'stages',
-  'canary',
-  'policy',
-  'guard',
-  'autoRollback',
-  'experiment',
-  'tags',
-] as const;
+/** Fields of core's Flag that a flags file may carry (the admin API's names; `version` is the server's). */
+export const FLAG_FIELDS = core.FLAG_FIELD_NAMES.filter((f) => f !== 'version');
 
 /** Run-time state the scheduler owns: written when a flag is created, never overwritten by an import. */
 export const RUNTIME_FIELDS = new Set<string>(['canary']);
@@ -202,23 +179,8 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return stable(a) === stable(b);
 }
 
-/**
- * Does `have` already hold what `want` says? Objects compare as a subset (a field absent from the file is left
- * as it is, also inside objects, so values the server fills in by default are no difference); arrays compare
- * element by element and must have the same length. The control plane's import applies the same rule.
- */
-export function covers(want: unknown, have: unknown): boolean {
-  if (Array.isArray(want)) {
-    return Array.isArray(have) && want.length === have.length && want.every((w, i) => covers(w, have[i]));
-  }
-  if (want !== null && typeof want === 'object') {
-    if (have === null || typeof have !== 'object' || Array.isArray(have)) return false;
-    return Object.entries(want).every(
-      ([k, v]) => v === undefined || covers(v, (have as Record<string, unknown>)[k]),
-    );
-  }
-  return want === have;
-}
+/** The subset comparison of flags as code (core's, shared with the control plane's import). */
+export const covers = core.covers;
 
 /** Fields the server fills in by default; dropped from exports when they equal the default. */
 function isDefault(flag: Record<string, unknown>, field: string): boolean {

@@ -2,6 +2,7 @@
 // environment's flags, as `rupaya flags import` sends them) in ONE transaction: every create/update and its
 // audit row commit together or not at all. `dryRun: true` runs the same writes and rolls them back, so the
 // answer is exactly what would happen, validation included. Uses the flags service for every write.
+import { covers } from '@rupaya/flags-core';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/client';
 import { writeTransaction } from '../db/retry';
@@ -21,24 +22,6 @@ export interface ImportChange {
   key: string;
   action: 'create' | 'update' | 'unchanged';
   fields: string[];
-}
-
-/**
- * Does `have` already hold what `want` says? Objects compare as a subset (a field absent from the file is
- * left as it is, also inside objects, so the server's filled-in defaults are not a difference); arrays
- * compare element by element and must have the same length.
- */
-export function covers(want: unknown, have: unknown): boolean {
-  if (Array.isArray(want)) {
-    return Array.isArray(have) && want.length === have.length && want.every((w, i) => covers(w, have[i]));
-  }
-  if (want !== null && typeof want === 'object') {
-    if (have === null || typeof have !== 'object' || Array.isArray(have)) return false;
-    return Object.entries(want).every(
-      ([k, v]) => v === undefined || covers(v, (have as Record<string, unknown>)[k]),
-    );
-  }
-  return want === have;
 }
 
 class DryRunRollback extends Error {}

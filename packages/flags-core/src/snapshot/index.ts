@@ -2,3 +2,4 @@ export * from './validate';
 export * from './normalize';
 export * from './canonical';
 export * from './schema';
+export * from './covers';

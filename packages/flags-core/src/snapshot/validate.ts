@@ -42,7 +42,8 @@ const CHECKSUM = /^sha256:[0-9a-f]{64}$/;
 const CANARY_STATUSES = ['progressing', 'paused', 'completed', 'rolled_back'];
 const METRIC_KINDS = ['conversion', 'mean', 'count'];
 
-const FLAG_FIELDS = new Set([
+/** Every field of a flag, under the admin API's names (a strict write rejects any other). */
+export const FLAG_FIELD_NAMES: readonly (keyof Flag)[] = [
   'key',
   'type',
   'description',
@@ -66,7 +67,8 @@ const FLAG_FIELDS = new Set([
   'experiment',
   'tags',
   'version',
-]);
+];
+const FLAG_FIELDS = new Set<string>(FLAG_FIELD_NAMES);
 
 export interface ValidateOptions {
   /** Reject properties the contract does not know (admin writes). Snapshots tolerate them. */
