@@ -5,7 +5,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Flag, JsonValue, ValueType } from '@rupaya/flags-core';
 
-export const TCK_DIR = fileURLToPath(
+/** The vendored TCK files (see provider-tck/README.md). */
+export const TCK_DIR = fileURLToPath(new URL('./provider-tck/', import.meta.url));
+/** The copy handed to the project beside the repository, when present (checked equal to the vendored one). */
+export const SHARED_TCK_DIR = fileURLToPath(
   new URL('../../../shared/conformance/openfeature/provider-tck/', import.meta.url),
 );
 export const KEY_PREFIX = 'tck.';

@@ -1,9 +1,9 @@
-// Runs every scenario of the OpenFeature provider TCK (../shared/conformance/openfeature/provider-tck)
+// Runs every scenario of the OpenFeature provider TCK (vendored in ./provider-tck from ../shared/conformance)
 // against @rupaya/openfeature-provider over a real control plane seeded with the canonical flags in
 // an environment named `default`. Feature files are parsed with @cucumber/gherkin; the steps are
 // driven here. A scenario whose capability tag the provider does not declare must be listed, with its
 // reason, in the provider's README — that is what its test checks.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AstBuilder, compile, GherkinClassicTokenMatcher, Parser } from '@cucumber/gherkin';
 import { IdGenerator, type Pickle } from '@cucumber/messages';
@@ -17,7 +17,7 @@ import { createClient, type FlagsClient } from '@rupaya/flags-node';
 import { RupayaProvider } from '@rupaya/openfeature-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminApi, PLANE_TIMEOUT_MS, type Plane, removeDir, silent, startPlane } from '../sdk/plane';
-import { canonicalFlags, KEY_PREFIX, TCK_DIR } from './canonical-flags';
+import { canonicalFlags, KEY_PREFIX, SHARED_TCK_DIR, TCK_DIR } from './canonical-flags';
 
 /** Capabilities this provider declares (tags of the TCK's Appendix F). */
 const DECLARED = new Set([
@@ -185,6 +185,25 @@ describe('OpenFeature provider TCK', () => {
     await flagsClient?.close();
     await plane?.close();
     if (plane) removeDir(plane.dataDir);
+  });
+
+  it('the vendored TCK equals the copy handed to the project (when it is beside the repository)', () => {
+    const vendored = readdirSync(TCK_DIR).filter((f) => f !== 'README.md');
+    expect(vendored.sort()).toEqual([
+      'canonical-flags.json',
+      'errors.feature',
+      'evaluation.feature',
+      'reason.feature',
+    ]);
+    if (!existsSync(SHARED_TCK_DIR)) {
+      console.warn(`${SHARED_TCK_DIR} is not present: the vendored TCK copy is used as it is`);
+      return;
+    }
+    for (const file of vendored) {
+      expect(readFileSync(`${TCK_DIR}${file}`, 'utf8'), file).toBe(
+        readFileSync(`${SHARED_TCK_DIR}${file}`, 'utf8'),
+      );
+    }
   });
 
   it('parsed every feature file of the TCK', () => {
