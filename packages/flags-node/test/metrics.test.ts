@@ -143,7 +143,7 @@ describe('request metrics', () => {
 });
 
 describe('exposures and events', () => {
-  it('deduplicates exposures per unit and flag within a window', async () => {
+  it('deduplicates exposures per unit, flag and variant within a window', async () => {
     acceptAll();
     const { r } = reporter({ windowMs: 60_000 });
     for (let i = 0; i < 5; i++) r.recordExposure('exp.a', 'u1', 'control', 3);
@@ -161,6 +161,20 @@ describe('exposures and events', () => {
       expect.objectContaining({ event: 'purchase', unitKey: 'u1', value: 42.5 }),
       expect.objectContaining({ event: 'signup', unitKey: 'u2' }),
     ]);
+  });
+
+  it('reports a unit again when its variant changes within a window (so the server can exclude it)', async () => {
+    acceptAll();
+    const { r } = reporter({ windowMs: 60_000 });
+    r.recordExposure('exp.a', 'u1', 'control', 3);
+    r.recordExposure('exp.a', 'u1', 'control', 3);
+    r.recordExposure('exp.a', 'u1', 'variant_a', 4);
+    await r.close();
+    const exposures = server.received.filter((x) => x.path === '/api/sdk/v1/exposures');
+    const list = exposures.flatMap(
+      (b) => (b.body as { exposures: { unitKey: string; variant: string }[] }).exposures,
+    );
+    expect(list.map((e) => `${e.unitKey}/${e.variant}`)).toEqual(['u1/control', 'u1/variant_a']);
   });
 });
 

@@ -113,7 +113,11 @@ export class MetricsReporter {
     perVariant.set(variant, (perVariant.get(variant) ?? 0) + 1);
   }
 
-  /** First exposure of a unit to a flag in the current window only. */
+  /**
+   * First exposure of a unit to a flag's variant in the current window only. The variant is part of the
+   * key: a unit that switches variant mid-window (weights changed) must reach the control plane twice,
+   * or it could never be excluded as a unit seen in two variants.
+   */
   recordExposure(flag: string, unitKey: string, variant: string, revision: number): void {
     if (this.closed) return;
     const now = Date.now();
@@ -122,7 +126,7 @@ export class MetricsReporter {
       this.exposureWindow = windowStart;
       this.exposureSeen.clear();
     }
-    const key = `${flag}\u0000${unitKey}`;
+    const key = `${flag}\u0000${unitKey}\u0000${variant}`;
     if (this.exposureSeen.has(key)) return;
     this.exposureSeen.add(key);
     this.exposures.push({ flag, unitKey, variant, timestamp: now, revision });
