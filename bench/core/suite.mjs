@@ -10,6 +10,8 @@ export const name = 'core';
 export const title = 'Core evaluation (issue 3 §4)';
 
 const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url));
+const floorWorker = fileURLToPath(new URL('./floor.mjs', import.meta.url));
+const floorProbes = ['loop', 'readUnitKey', 'murmurHash3'];
 const peers = ['rupaya', 'flagd', 'growthbook', 'unleash', 'launchdarkly'];
 const targetsNs = { S1: 8, S2: 50, S3: 80, S4: 50, S5: 80 };
 
@@ -26,8 +28,18 @@ export async function run({ log }) {
       );
     }
   }
+  const floor = [];
+  for (const probe of floorProbes) {
+    const r = await runWorker(floorWorker, [probe], { timeoutMs: 60_000 });
+    floor.push({ probe, ...r });
+    log(
+      r.error
+        ? `  floor ${probe}: ERROR ${r.error.split('\n')[0]}`
+        : `  floor ${probe}: ${fmt(r.nsPerCall)} ns`,
+    );
+  }
   const bundles = await bundleSizes();
-  return { results, bundles, targetsNs };
+  return { results, bundles, targetsNs, floor };
 }
 
 const labels = {
@@ -45,7 +57,13 @@ function cell(r, pick) {
   return r.ok ? v : `${v} ⚠ guard failed`;
 }
 
-export function markdown({ results, bundles, targetsNs: targets }) {
+const floorLabels = {
+  loop: 'the bench loop around a function returning a constant',
+  readUnitKey: 'reading the 36 characters of the user id (`charCodeAt`, summed)',
+  murmurHash3: '`murmurHash3` of the user id (core, the bucketing hash)',
+};
+
+export function markdown({ results, bundles, targetsNs: targets, floor = [] }) {
   const find = (peer, s) => results.find((r) => r.peer === peer && r.scenario === s);
   const ids = Object.keys(scenarios);
   const out = [];
@@ -132,6 +150,19 @@ export function markdown({ results, bundles, targetsNs: targets }) {
     ),
   );
   out.push('');
+  if (floor.length > 0) {
+    out.push(
+      'Cost floor in the same harness (same 100k contexts cycled, same batches): every scenario that buckets on `userId` (S2–S5) must read the whole id, and `charCodeAt` is the only allocation-free way to read a JavaScript string (`TextEncoder.encodeInto` allocates its result object). On Node 20 (V8 11.3) each `charCodeAt` re-dispatches on the string representation, so reading the id alone costs what the S2/S4 targets allow for the whole evaluation:',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['Probe', 'ns per call'],
+        floor.map((f) => [floorLabels[f.probe] ?? f.probe, f.error ? 'n/a (error)' : fmt(f.nsPerCall)]),
+      ),
+    );
+    out.push('');
+  }
   out.push('Bundle size (esbuild `--bundle --minify`, ESM, gzip level 9; Node built-ins external):');
   out.push('');
   out.push(

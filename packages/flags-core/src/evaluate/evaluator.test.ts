@@ -529,3 +529,44 @@ describe('robustness', () => {
     expect(e.flag('feature.none')).toBeUndefined();
   });
 });
+
+describe('last-key memo of isEnabled / variant / value', () => {
+  it('answers like evaluate whatever order keys come in, unknown keys included', () => {
+    const e = createEvaluator(
+      snapshot([
+        { key: 'feature.on', type: 'boolean', enabled: true },
+        { key: 'feature.off', type: 'boolean', enabled: false },
+        { key: 'feature.half', type: 'boolean', enabled: true, rolloutPercentage: 50 },
+        {
+          key: 'experiment.split',
+          type: 'string',
+          enabled: true,
+          variants: [
+            { key: 'a', value: 'A', weight: 50_000 },
+            { key: 'b', value: 'B', weight: 50_000 },
+          ],
+        },
+      ]),
+    );
+    const keys = ['feature.on', 'feature.off', 'feature.half', 'experiment.split', 'feature.missing'];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...keys), fc.constantFrom('isEnabled', 'variant', 'value')), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.string({ minLength: 1, maxLength: 12 }),
+        (calls, userId) => {
+          for (const [key, api] of calls) {
+            // A fresh string each time, so equality is by content, not by identity.
+            const k = `${key}`.split('').join('');
+            const full = e.evaluate(k, { userId });
+            if (api === 'isEnabled') expect(e.isEnabled(k, { userId })).toBe(full.enabled);
+            else if (api === 'variant') expect(e.variant(k, { userId })).toBe(full.variant);
+            else expect(e.value(k, { userId }, undefined as never)).toBe(full.value);
+          }
+        },
+      ),
+    );
+  });
+});

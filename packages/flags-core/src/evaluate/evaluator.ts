@@ -93,6 +93,21 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       gates.set(compiled.key, compiled.constant >= 0 ? compiled.constant : compiled.decide);
     }
   }
+  // One-entry memo of the last key isEnabled looked up: callers evaluate the same key in a row far
+  // more often than not (a hot code path, a request handler), and comparing the key with the last
+  // one is cheaper than hashing it into the Map. Strings compare by pointer first; keys V8 has
+  // hashed compare by hash before content.
+  let lastKey: unknown;
+  let lastGate: number | Decide | undefined;
+  let lastFlagKey: unknown;
+  let lastFlag: CompiledFlag | undefined;
+  const lookup = (key: string): CompiledFlag | undefined => {
+    if (key === lastFlagKey) return lastFlag;
+    const f = flags.get(key);
+    lastFlagKey = key;
+    lastFlag = f;
+    return f;
+  };
   const revision = typeof snapshot?.revision === 'number' ? snapshot.revision : 0;
   const environment = typeof snapshot?.environment === 'string' ? snapshot.environment : '';
 
@@ -105,7 +120,13 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       return resultOf(f, decide(f, ctx), revision);
     },
     isEnabled(key, ctx) {
-      const gate = gates.get(key);
+      let gate: number | Decide | undefined;
+      if (key === lastKey) gate = lastGate;
+      else {
+        gate = gates.get(key);
+        lastKey = key;
+        lastGate = gate;
+      }
       if (typeof gate === 'number') return enabledOf(gate);
       if (gate === undefined) return false;
       try {
@@ -115,7 +136,7 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       }
     },
     variant(key, ctx) {
-      const f = flags.get(key);
+      const f = lookup(key);
       if (f === undefined) return null;
       return f.variantKeys[slotOf(f.constant >= 0 ? f.constant : decide(f, ctx))]!;
     },
@@ -124,7 +145,7 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       ctx: EvaluationContext | null | undefined,
       fallback: T,
     ): Widen<T> {
-      const f = flags.get(key);
+      const f = lookup(key);
       if (f === undefined || (fallback !== undefined && !typeMatches(f.type, fallback)))
         return fallback as Widen<T>;
       const v = f.values[slotOf(decide(f, ctx))];
