@@ -179,6 +179,7 @@ function checkCommand(words: string[]): string[] {
     case 'npm':
       return args[0] === 'install' ? [] : [`npm ${args[0]}: only \`npm install\` is expected in docs`];
     case 'npx': {
+      if (args[0] === '--yes' || args[0] === '-y') args.shift();
       if (args[0] === 'pnpm@12.4.2') {
         const sub = args[1];
         if (sub === 'install' || sub === 'exec' || sub === 'add') return [];

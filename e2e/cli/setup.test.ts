@@ -1,7 +1,7 @@
 // `rupaya setup` through scripts/setup-deployment-features.sh, as the docs tell a new team to run it: checks,
 // migrations, seed, admin token (shown once), verification of a control plane it starts and stops again.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createTestDatabase } from '@rupaya/control-plane';
@@ -104,6 +104,44 @@ describe.skipIf(!built)('scripts/setup-deployment-features.sh', { timeout: 400_0
       const seeded = await cli(['seed', '--json'], env);
       expect(seeded.status, seeded.stderr).toBe(0);
       expect(JSON.parse(seeded.stdout).result.created).toEqual([]); // idempotent: everything exists
+      expect(JSON.parse(seeded.stdout).file).toBe(join(root, 'config/feature-flags.json'));
+      // `seed --file`: another flags file (YAML), with an environment that does not exist yet.
+      const yamlFile = join(dir, 'more-flags.yaml');
+      writeFileSync(
+        yamlFile,
+        [
+          'version: 1',
+          'environments: [staging, qa]',
+          'flags:',
+          '  - key: feature.seeded-from-yaml',
+          '    type: boolean',
+          '    rolloutPercentage: 10',
+          '    environments:',
+          '      qa: { rolloutPercentage: 100 }',
+          '',
+        ].join('\n'),
+      );
+      const custom = await cli(['seed', '--file', yamlFile, '--json'], env);
+      expect(custom.status, custom.stderr).toBe(0);
+      const customBody = JSON.parse(custom.stdout);
+      expect(customBody.file).toBe(yamlFile);
+      expect(customBody.result.created).toEqual([
+        { environment: 'staging', key: 'feature.seeded-from-yaml' },
+        { environment: 'qa', key: 'feature.seeded-from-yaml' },
+      ]);
+      // A bad file is a usage error (exit 2) naming the field, and writes nothing.
+      const badFile = join(dir, 'bad-flags.json');
+      writeFileSync(
+        badFile,
+        JSON.stringify({
+          version: 1,
+          environments: ['qa2'],
+          flags: [{ key: 'feature.bad', type: 'boolean', rolloutPercentage: 150 }],
+        }),
+      );
+      const bad = await cli(['seed', '--file', badFile], env);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('flags[0].rolloutPercentage (qa2)');
       const withToken = await setup({ ...env, ADMIN_API_TOKEN: `rpy_admin_${'setup'.repeat(6)}` });
       expect(withToken.report.checks.find((c) => c.step === 'admin token')?.detail).toBe(
         'ADMIN_API_TOKEN is set and accepted',

@@ -14,11 +14,11 @@ async function main(): Promise<void> {
   });
   try {
     await runMigrations(database.db);
-    const result = await seedDefaultFlags(database.db);
+    const result = await seedDefaultFlags(database.db, config.flagsFile ? { file: config.flagsFile } : {});
     console.log(
       result.created.length === 0
-        ? 'default flags already present; nothing to do'
-        : `seeded ${result.created.length} flag configurations (${Object.keys(result.revisions).join(', ')})`,
+        ? `the flags of ${result.file} are already present; nothing to do`
+        : `seeded ${result.created.length} flag configurations from ${result.file} (${Object.keys(result.revisions).join(', ')})`,
     );
   } finally {
     await database.close();

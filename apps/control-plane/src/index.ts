@@ -9,6 +9,7 @@ export {
   type CanaryTransitionInput,
   type CanaryTransitionOutcome,
 } from './services/canary';
-export { DEFAULT_FLAGS, seedDefaultFlags } from './services/seed';
+export { type SeedOptions, type SeedResult, seedDefaultFlags, seedFlagsOf } from './services/seed';
 export { prepareDatabase, type RunningControlPlane, type StartOptions, startControlPlane } from './start';
 export * from './testing';
+export { DefaultFlagsFileError, findDefaultFlagsFile, readFlagsFile } from './services/default-flags';

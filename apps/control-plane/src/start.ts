@@ -39,14 +39,14 @@ export interface RunningControlPlane {
 /** Migrate, create environments, seed on first start; returns what was done (for logs). */
 export async function prepareDatabase(
   database: Database,
-  config: Pick<Config, 'seedOnEmpty'>,
+  config: Pick<Config, 'seedOnEmpty'> & Partial<Pick<Config, 'flagsFile'>>,
 ): Promise<{ migrations: string[]; seeded: boolean }> {
   const migrations = await runMigrations(database.db);
   const empty = await isEmpty(database.db);
   await ensureDefaultEnvironments(database.db);
   let seeded = false;
   if (empty && config.seedOnEmpty) {
-    await seedDefaultFlags(database.db);
+    await seedDefaultFlags(database.db, config.flagsFile ? { file: config.flagsFile } : {});
     seeded = true;
   }
   return { migrations, seeded };

@@ -38,6 +38,12 @@ describe('loadConfig', () => {
       rollbackResponseTimeThresholdMs: 2000,
       rollbackCircuitBreakerEnabled: true,
       sseHeartbeatMs: 15_000,
+      leanHeap: true,
+      flagsFile: undefined,
+    });
+    expect(loadConfig({ LEAN_HEAP: 'false', RUPAYA_FLAGS_FILE: ' ./my-flags.yaml ' })).toMatchObject({
+      leanHeap: false,
+      flagsFile: './my-flags.yaml',
     });
   });
 
@@ -58,6 +64,7 @@ describe('loadConfig', () => {
       JWT_SECRET: 'short',
       SSE_HEARTBEAT_MS: '0',
       LOG_LEVEL: 'loud',
+      LEAN_HEAP: 'sometimes',
     };
     for (const [name, value] of Object.entries(bad)) {
       let caught: unknown;

@@ -5,34 +5,20 @@
 //     flags: [ { key, type, ...Flag fields..., environments: { <env>: { ...Flag fields for that env } } } ] }
 //
 // The flag of environment E is the base (without `environments`) overlaid with `environments[E]`.
-import type { Flag } from '@rupaya/flags-core';
 import * as core from '@rupaya/flags-core';
+import type { Flag, FlagFields, FlagsFile, FlagsFileEntry, FlagsFileProblem } from '@rupaya/flags-core';
 import YAML from 'yaml';
 
-export const FLAGS_FILE_VERSION = 1;
+export type { FlagFields, FlagsFile, FlagsFileEntry } from '@rupaya/flags-core';
+export const FLAGS_FILE_VERSION = core.FLAGS_FILE_VERSION;
 
 /** Fields of core's Flag that a flags file may carry (the admin API's names; `version` is the server's). */
-export const FLAG_FIELDS = core.FLAG_FIELD_NAMES.filter((f) => f !== 'version');
+export const FLAG_FIELDS = core.FLAGS_FILE_FIELDS;
 
 /** Run-time state the scheduler owns: written when a flag is created, never overwritten by an import. */
 export const RUNTIME_FIELDS = new Set<string>(['canary']);
 
-export type FlagFields = Partial<Flag> & { key: string };
-
-export interface FlagsFileEntry extends FlagFields {
-  environments?: Record<string, Partial<Flag>>;
-}
-
-export interface FlagsFile {
-  version: number;
-  environments: string[];
-  flags: FlagsFileEntry[];
-}
-
-export interface FileProblem {
-  path: string;
-  message: string;
-}
+export type FileProblem = FlagsFileProblem;
 
 export function isYamlPath(path: string): boolean {
   return /\.ya?ml$/i.test(path);
@@ -48,7 +34,10 @@ function pick(flag: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-/** Parses and checks a flags file's text; YAML when the path ends in .yaml/.yml, JSON otherwise. */
+/**
+ * Parses a flags file's text — YAML when the path ends in .yaml/.yml, JSON otherwise — and checks it with
+ * core's `parseFlagsDocument` (the same check the control plane's seed applies).
+ */
 export function parseFlagsFile(
   text: string,
   path: string,
@@ -64,104 +53,11 @@ export function parseFlagsFile(
       ],
     };
   }
-  const problems: FileProblem[] = [];
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    return {
-      ok: false,
-      problems: [{ path: '', message: 'must be an object with `version`, `environments` and `flags`' }],
-    };
-  }
-  const d = doc as Record<string, unknown>;
-  if (d.version !== FLAGS_FILE_VERSION)
-    problems.push({ path: 'version', message: `must be ${FLAGS_FILE_VERSION}` });
-  const environments = d.environments;
-  if (
-    !Array.isArray(environments) ||
-    environments.length === 0 ||
-    !environments.every((e) => typeof e === 'string' && e.length > 0)
-  ) {
-    problems.push({ path: 'environments', message: 'must be a non-empty list of environment names' });
-  }
-  if (!Array.isArray(d.flags)) {
-    problems.push({ path: 'flags', message: 'must be a list of flags' });
-    return { ok: false, problems };
-  }
-  const seen = new Set<string>();
-  const envNames = new Set(Array.isArray(environments) ? (environments as string[]) : []);
-  d.flags.forEach((raw, i) => {
-    const at = `flags[${i}]`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      problems.push({ path: at, message: 'must be an object' });
-      return;
-    }
-    const entry = raw as Record<string, unknown>;
-    if (typeof entry.key !== 'string' || entry.key.length === 0) {
-      problems.push({ path: `${at}.key`, message: 'must be a non-empty string' });
-      return;
-    }
-    if (seen.has(entry.key)) problems.push({ path: `${at}.key`, message: `duplicate key ${entry.key}` });
-    seen.add(entry.key);
-    const known = new Set<string>([...FLAG_FIELDS, 'environments']);
-    for (const k of Object.keys(entry)) {
-      if (!known.has(k)) problems.push({ path: `${at}.${k}`, message: 'unknown field' });
-    }
-    const envs = entry.environments;
-    if (envs !== undefined) {
-      if (envs === null || typeof envs !== 'object' || Array.isArray(envs)) {
-        problems.push({ path: `${at}.environments`, message: 'must be an object keyed by environment' });
-      } else {
-        for (const [env, value] of Object.entries(envs)) {
-          if (!envNames.has(env))
-            problems.push({
-              path: `${at}.environments.${env}`,
-              message: 'environment not listed in `environments`',
-            });
-          if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-            problems.push({ path: `${at}.environments.${env}`, message: 'must be an object of flag fields' });
-            continue;
-          }
-          for (const k of Object.keys(value)) {
-            if (!(FLAG_FIELDS as readonly string[]).includes(k) || k === 'key') {
-              problems.push({ path: `${at}.environments.${env}.${k}`, message: 'unknown field' });
-            }
-          }
-        }
-      }
-    }
-  });
-  if (problems.length > 0) return { ok: false, problems };
-  const file = doc as FlagsFile;
-  // Every resolved flag must pass core's validation (the same the control plane applies).
-  for (const env of file.environments) {
-    resolveEnvironment(file, env).forEach((flag, i) => {
-      for (const p of validateWithCore(flag)) {
-        problems.push({ path: `flags[${i}]${p.path ? `.${p.path}` : ''} (${env})`, message: p.message });
-      }
-    });
-  }
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, file };
-}
-
-type Validate = (
-  json: unknown,
-  path?: string,
-) => { ok: boolean; errors?: { path: string; message: string }[] };
-
-function validateWithCore(flag: FlagFields): FileProblem[] {
-  const validateFlag = (core as unknown as { validateFlag?: Validate }).validateFlag;
-  if (typeof validateFlag !== 'function') return [];
-  const result = validateFlag({ enabled: true, ...flag }, '');
-  if (result.ok) return [];
-  return (result.errors ?? []).map((e) => ({ path: e.path.replace(/^\./, ''), message: e.message }));
+  return core.parseFlagsDocument(doc);
 }
 
 /** The flags of one environment, in file order. */
-export function resolveEnvironment(file: FlagsFile, environment: string): FlagFields[] {
-  return file.flags.map((entry) => {
-    const { environments, ...base } = entry;
-    return { ...base, ...(environments?.[environment] ?? {}) } as FlagFields;
-  });
-}
+export const resolveEnvironment = core.flagsForEnvironment;
 
 function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;

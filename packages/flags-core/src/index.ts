@@ -7,3 +7,4 @@ export * from './evaluate/index';
 export * from './canary/index';
 export * from './metrics/index';
 export * from './stats/index';
+export * from './flags-file/index';

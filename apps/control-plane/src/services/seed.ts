@@ -1,85 +1,49 @@
-// The product's nine default flags, per environment (dev, staging, prod). Idempotent: a flag or an
-// environment's configuration that exists is left as it is. Seeded canaries sit at their first
-// stage, paused, so nothing progresses until a person resumes them.
-import { type Flag, initialCanaryState, validateFlag } from '@rupaya/flags-core';
+// Seeds the default flags from the default flags file (`config/feature-flags.json`, or RUPAYA_FLAGS_FILE;
+// the flags-as-code format of `rupaya flags export|import`) into each environment the file lists.
+// Idempotent: a flag or an environment's configuration that exists is left as it is. Seeded canaries
+// without a state in the file sit at their first stage, paused, so nothing progresses until a person
+// resumes them. Every flag is checked (strictly, as the admin API does) before anything is written.
+import {
+  type Flag,
+  type FlagsFile,
+  flagsForEnvironment,
+  initialCanaryState,
+  validateFlag,
+} from '@rupaya/flags-core';
 import { asc } from 'drizzle-orm';
+import { environmentKeyPattern } from '../config';
 import type { Db, DbOrTx } from '../db/client';
 import { environments, featureFlags, featureFlagsAudit, flagConfigs } from '../db/schema/index';
+import { DefaultFlagsFileError, findDefaultFlagsFile, readFlagsFile } from './default-flags';
 import { DEFAULT_ENVIRONMENTS } from './environments';
 import { splitFlag } from './flag-model';
 import { createRevision } from './snapshots';
 
-type PerEnv<T> = { dev: T; staging: T; prod: T };
-type EnvKey = keyof PerEnv<unknown>;
-
-const min = (m: number) => m * 60;
-
-function rollout(key: string, description: string, pct: PerEnv<number>): (env: EnvKey) => Flag {
-  return (env) => ({ key, type: 'boolean', description, enabled: true, rolloutPercentage: pct[env] });
+/** The flags of every environment of a flags file, complete (`enabled` defaults to true) and checked. */
+export function seedFlagsOf(file: FlagsFile, source = 'flags file'): Map<string, Flag[]> {
+  const out = new Map<string, Flag[]>();
+  const problems: string[] = [];
+  for (const env of file.environments) {
+    if (!environmentKeyPattern.test(env)) {
+      problems.push(
+        `environment ${JSON.stringify(env)}: must match [a-z0-9][a-z0-9_-]* (at most 63 characters)`,
+      );
+      continue;
+    }
+    const flags = flagsForEnvironment(file, env).map((fields) => {
+      const flag = { enabled: true, ...fields } as Flag;
+      if (flag.stages !== undefined && flag.canary === undefined) flag.canary = initialCanaryState();
+      return flag;
+    });
+    for (const flag of flags) {
+      const checked = validateFlag(flag, flag.key, { strict: true });
+      if (!checked.ok) for (const e of checked.errors) problems.push(`${e.path} (${env}): ${e.message}`);
+    }
+    out.set(env, flags);
+  }
+  if (problems.length > 0) throw new DefaultFlagsFileError(source, `invalid flags: ${problems.join('; ')}`);
+  return out;
 }
-
-function canary(key: string, description: string, stages: [number, number][]): () => Flag {
-  return () => ({
-    key,
-    type: 'boolean',
-    description,
-    enabled: true,
-    stages: stages.map(([percent, minutes]) => ({ percent, minDurationSec: min(minutes) })),
-    canary: initialCanaryState(),
-    autoRollback: true,
-  });
-}
-
-function experiment(key: string, description: string, event: string): () => Flag {
-  return () => ({
-    key,
-    type: 'string',
-    description,
-    enabled: true,
-    variants: [
-      { key: 'control', value: 'control', weight: 50_000 },
-      { key: 'variant_a', value: 'variant_a', weight: 50_000 },
-    ],
-    experiment: {
-      primaryMetric: { event, kind: 'conversion', direction: 'increase' },
-      controlVariant: 'control',
-      minimumDetectableEffect: 0.05,
-      alpha: 0.05,
-      power: 0.8,
-      status: 'running',
-    },
-  });
-}
-
-/** The default flags, as functions of the environment. */
-export const DEFAULT_FLAGS: ((env: EnvKey) => Flag)[] = [
-  rollout('feature.new-dashboard', 'New dashboard UI', { dev: 100, staging: 50, prod: 0 }),
-  rollout('feature.advanced-analytics', 'Advanced analytics', { dev: 100, staging: 25, prod: 0 }),
-  rollout('feature.ai-budgeting', 'AI-assisted budgeting', { dev: 100, staging: 0, prod: 0 }),
-  rollout('feature.offline-sync', 'Offline sync', { dev: 100, staging: 0, prod: 0 }),
-  // The last stage (100%) has no minimum: reaching it completes the canary.
-  canary('canary.new-payment-processor', 'New payment processor', [
-    [1, 30],
-    [10, 30],
-    [25, 60],
-    [50, 60],
-    [100, 0],
-  ]),
-  canary('canary.new-notification-service', 'New notification service', [
-    [5, 30],
-    [25, 60],
-    [100, 0],
-  ]),
-  experiment('experiment.new-onboarding-flow', 'New onboarding flow', 'onboarding_completed'),
-  experiment('experiment.checkout-redesign', 'Checkout redesign', 'checkout_completed'),
-  () => ({
-    key: 'rollback.error-rate-threshold',
-    type: 'number',
-    description: 'Error rate (percent) above which a canary rolls back',
-    enabled: true,
-    value: 5,
-  }),
-];
 
 /** Creates dev, staging and prod if missing (each gets revision 1). Returns the ones created. */
 export async function ensureDefaultEnvironments(db: Db): Promise<string[]> {
@@ -95,22 +59,43 @@ export async function ensureDefaultEnvironments(db: Db): Promise<string[]> {
 }
 
 export interface SeedResult {
+  /** The flags file the flags came from (a path, or `(given)` for a file object). */
+  file: string;
   created: { environment: string; key: string }[];
   revisions: Record<string, number>;
 }
 
-/** Seeds the default flags into dev, staging and prod; idempotent. */
-export async function seedDefaultFlags(db: Db, actor = 'seed'): Promise<SeedResult> {
+export interface SeedOptions {
+  /** Audit actor (default `seed`). */
+  actor?: string;
+  /** A flags file path or an already parsed file; default RUPAYA_FLAGS_FILE or config/feature-flags.json. */
+  file?: string | FlagsFile;
+}
+
+/**
+ * Seeds the default flags into every environment the flags file lists (creating missing environments);
+ * idempotent. Nothing is written when the file or any of its flags is invalid.
+ */
+export async function seedDefaultFlags(db: Db, options: SeedOptions = {}): Promise<SeedResult> {
+  const actor = options.actor ?? 'seed';
+  const path = typeof options.file === 'object' ? '(given)' : (options.file ?? findDefaultFlagsFile());
+  const file = typeof options.file === 'object' ? options.file : readFlagsFile(path);
+  const perEnv = seedFlagsOf(file, path);
   await ensureDefaultEnvironments(db);
   return db.transaction(async (tx) => {
+    const names = new Map<string, string>(DEFAULT_ENVIRONMENTS.map((e) => [e.key, e.name]));
+    for (const env of perEnv.keys()) {
+      const made = await tx
+        .insert(environments)
+        .values({ key: env, name: names.get(env) ?? env })
+        .onConflictDoNothing()
+        .returning();
+      if (made.length > 0) await createRevision(tx, env, 'environment created by seed');
+    }
     const created: SeedResult['created'] = [];
     const touched = new Set<string>();
-    for (const make of DEFAULT_FLAGS) {
-      for (const env of ['dev', 'staging', 'prod'] as const) {
-        const flag = make(env);
-        const checked = validateFlag(flag, flag.key, { strict: true });
-        if (!checked.ok)
-          throw new Error(`seed flag ${flag.key} is invalid: ${JSON.stringify(checked.errors)}`);
+    for (const [env, flags] of perEnv) {
+      for (const flag of flags) {
         const { definition, config } = splitFlag(flag);
         await tx
           .insert(featureFlags)
@@ -129,7 +114,7 @@ export async function seedDefaultFlags(db: Db, actor = 'seed'): Promise<SeedResu
           environment: env,
           action: 'seed',
           actor,
-          reason: 'default flags',
+          reason: `default flags (${path})`,
           before: null,
           after: { ...flag, version: 1 },
           version: 1,
@@ -138,7 +123,7 @@ export async function seedDefaultFlags(db: Db, actor = 'seed'): Promise<SeedResu
     }
     const revisions: Record<string, number> = {};
     for (const env of [...touched].sort()) revisions[env] = await createRevision(tx, env, 'seed');
-    return { created, revisions };
+    return { file: path, created, revisions };
   });
 }
 

@@ -2,10 +2,11 @@
 // They load the control plane (`@rupaya/control-plane`) at run time, so the published CLI stays small; they
 // read the same environment variables as the control plane (DATABASE_URL, RUPAYA_DATA_DIR, ADMIN_API_TOKEN...).
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CliApiError } from '../errors';
+import { CliApiError, UsageError } from '../errors';
+import { type FlagsFile, parseFlagsFile } from '../flags-file';
 import { type Io, printJson, progress, renderTable } from '../output';
 import type { Command } from './types';
 
@@ -162,8 +163,19 @@ export const setupCommands: Command[] = [
   },
   {
     name: 'seed',
-    usage: 'rupaya seed',
-    summary: 'Create the default flags (config/feature-flags.json) in dev, staging and prod; idempotent',
+    usage: 'rupaya seed [--file <flags file>]',
+    summary:
+      'Create the default flags (config/feature-flags.json, or --file / RUPAYA_FLAGS_FILE) in each environment the file lists; idempotent',
+    options: {
+      file: {
+        type: 'string',
+        description:
+          'a flags file (JSON or YAML, the format of `rupaya flags export`) instead of the default',
+      },
+    },
+    details:
+      'Flags and environment configurations that exist are left as they are. The file is checked first\n' +
+      '(as `rupaya flags import` checks it); nothing is written when any flag in it is invalid.',
     async run(ctx) {
       const cp = await loadControlPlane(ctx.io);
       if (typeof cp.seedDefaultFlags !== 'function') {
@@ -172,16 +184,47 @@ export const setupCommands: Command[] = [
           'the control plane does not export seedDefaultFlags()',
         );
       }
+      let file: FlagsFile | undefined;
+      let source = 'the default flags file';
+      if (typeof ctx.options.file === 'string') {
+        source = resolve(ctx.io.cwd, ctx.options.file);
+        let text: string;
+        try {
+          text = await readFile(source, 'utf8');
+        } catch (err) {
+          throw new UsageError(
+            `cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          );
+        }
+        const parsed = parseFlagsFile(text, source);
+        if (!parsed.ok) {
+          throw new UsageError(
+            `${source} is not a valid flags file:\n${parsed.problems.map((p) => `  ${p.path || '(file)'}: ${p.message}`).join('\n')}`,
+          );
+        }
+        file = parsed.file;
+      }
       const storage = storageOptions(cp, ctx.io);
       const done = progress(ctx.io, `seeding ${describeStorage(storage)}`, ctx.global.json);
       const database = await cp.openDatabase(storage);
       try {
         await cp.runMigrations(database.db);
-        const result = await cp.seedDefaultFlags(database.db);
+        const fromEnv = ctx.io.env.RUPAYA_FLAGS_FILE;
+        const options = file ? { file } : fromEnv ? { file: resolve(ctx.io.cwd, fromEnv) } : {};
+        const result = (await cp.seedDefaultFlags(database.db, options)) as {
+          file?: string;
+          created?: { environment: string; key: string }[];
+        };
         done();
+        const from = file ? source : (result?.file ?? source);
         if (ctx.global.json)
-          return printJson(ctx.io, { storage: describeStorage(storage), result: result ?? null });
-        ctx.io.stdout.write(`seeded the default flags in ${describeStorage(storage)}\n`);
+          return printJson(ctx.io, { storage: describeStorage(storage), file: from, result: result ?? null });
+        const count = result?.created?.length ?? 0;
+        ctx.io.stdout.write(
+          count === 0
+            ? `the flags of ${from} are already present in ${describeStorage(storage)}; nothing to do\n`
+            : `seeded ${count} flag configurations from ${from} in ${describeStorage(storage)}\n`,
+        );
       } finally {
         done();
         await database.close();
@@ -275,8 +318,16 @@ export const setupCommands: Command[] = [
         record('migrations', 'pass', applied.length === 0 ? 'up to date' : `applied ${applied.join(', ')}`);
         // 3. Seed (idempotent).
         if (typeof cp.seedDefaultFlags === 'function') {
-          await cp.seedDefaultFlags(database.db);
-          record('seed', 'pass', 'default flags present in dev, staging and prod');
+          const flagsFile = ctx.io.env.RUPAYA_FLAGS_FILE;
+          const seeded = (await cp.seedDefaultFlags(
+            database.db,
+            flagsFile ? { file: resolve(ctx.io.cwd, flagsFile) } : {},
+          )) as { file?: string } | undefined;
+          record(
+            'seed',
+            'pass',
+            `default flags present in dev, staging and prod${seeded?.file ? ` (from ${seeded.file})` : ''}`,
+          );
         } else {
           record('seed', 'skip', 'seeded by the control plane at its first start (SEED_ON_EMPTY)');
         }
