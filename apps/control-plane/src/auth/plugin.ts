@@ -23,7 +23,7 @@ declare module 'fastify' {
     /** preHandler: the caller must hold `role` (or a higher one); sets `request.principal`. */
     requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** preHandler for /api/sdk/v1/*: the caller must present an SDK key; sets `request.sdk`. */
-    requireSdkKey: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requireSdkKey: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
     /** Auth services shared with the key/token routes. */
     auth: AuthServices;
   }
@@ -192,20 +192,43 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
     };
   });
 
-  app.decorate('requireSdkKey', async function requireSdkKey(request: FastifyRequest): Promise<void> {
-    const header = request.headers.authorization;
-    if (header === undefined || header === '') {
-      throw unauthorized('missing Authorization header: send "Authorization: Bearer <sdk key>"');
-    }
-    const credential = bearerCredential(header);
-    if (credential === undefined) throw unauthorized('the Authorization header must be "Bearer <sdk key>"');
-    if (!credential.startsWith(SDK_KEY_PREFIX)) {
-      throw unauthorized(`the SDK API needs an SDK key (${SDK_KEY_PREFIX}…) of the environment to read`);
-    }
-    const sdk = await sdkKeys.resolve(credential);
-    if (sdk === undefined) throw unauthorized('unknown or revoked SDK key');
-    request.sdk = sdk;
-  });
+  // Callback style, not async: a key resolved recently (the snapshot poll of every SDK) is answered
+  // from memory in the same tick — no promise, no microtask hop; only a cache miss awaits the database.
+  app.decorate(
+    'requireSdkKey',
+    function requireSdkKey(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+      const header = request.headers.authorization;
+      if (header === undefined || header === '') {
+        done(unauthorized('missing Authorization header: send "Authorization: Bearer <sdk key>"'));
+        return;
+      }
+      const credential = bearerCredential(header);
+      if (credential === undefined) {
+        done(unauthorized('the Authorization header must be "Bearer <sdk key>"'));
+        return;
+      }
+      if (!credential.startsWith(SDK_KEY_PREFIX)) {
+        done(unauthorized(`the SDK API needs an SDK key (${SDK_KEY_PREFIX}…) of the environment to read`));
+        return;
+      }
+      const hit = sdkKeys.cached(credential);
+      if (hit !== undefined) {
+        request.sdk = hit;
+        done();
+        return;
+      }
+      sdkKeys.resolve(credential).then(
+        (sdk) => {
+          if (sdk === undefined) done(unauthorized('unknown or revoked SDK key'));
+          else {
+            request.sdk = sdk;
+            done();
+          }
+        },
+        (err: Error) => done(err),
+      );
+    },
+  );
 }
 
 /**

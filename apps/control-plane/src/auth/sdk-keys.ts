@@ -90,6 +90,12 @@ export class SdkKeyResolver {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** The principal of a key resolved less than `ttlMs` ago, without touching the database; else undefined. */
+  cached(key: string, now = Date.now()): SdkPrincipal | undefined {
+    const entry = this.cache.get(key);
+    return entry !== undefined && now - entry.checkedAt < this.ttlMs ? entry.principal : undefined;
+  }
+
   async resolve(key: string): Promise<SdkPrincipal | undefined> {
     const cached = this.cache.get(key);
     const now = Date.now();

@@ -27,6 +27,7 @@ export function chooseEncoding(header: string | undefined): 'br' | 'gzip' | 'ide
 /** If-None-Match matches the ETag (also W/ and lists, and `*`). */
 function notModified(header: string | undefined, etag: string): boolean {
   if (!header) return false;
+  if (header === etag) return true; // what every SDK sends back
   if (header.trim() === '*') return true;
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
 }
@@ -41,6 +42,25 @@ async function currentSnapshot(app: FastifyInstance, environment: string): Promi
   return built;
 }
 
+function sendSnapshot(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  built: BuiltSnapshot,
+): FastifyReply {
+  reply.header('etag', built.etag);
+  reply.header('cache-control', 'no-cache');
+  reply.header('vary', 'Accept-Encoding');
+  reply.header('x-rupaya-revision', built.revisionHeader);
+  if (app.snapshots.stale) reply.header('x-rupaya-stale', 'true');
+  if (notModified(request.headers['if-none-match'], built.etag)) return reply.code(304).send();
+  reply.type('application/json; charset=utf-8');
+  const enc = chooseEncoding(request.headers['accept-encoding']);
+  if (enc === 'identity') return reply.send(built.identity);
+  reply.header('content-encoding', enc);
+  return reply.send(enc === 'br' ? built.br : built.gzip);
+}
+
 export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
   const open = new Set<FastifyReply>();
 
@@ -53,19 +73,13 @@ export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
         summary: "The SDK key's environment snapshot (ETag, If-None-Match → 304, gzip/br)",
       },
     },
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      const built = await currentSnapshot(app, request.sdk!.environment);
-      reply.header('etag', built.etag);
-      reply.header('cache-control', 'no-cache');
-      reply.header('vary', 'Accept-Encoding');
-      reply.header('x-rupaya-revision', String(built.revision));
-      if (app.snapshots.stale) reply.header('x-rupaya-stale', 'true');
-      if (notModified(request.headers['if-none-match'], built.etag)) return reply.code(304).send();
-      reply.type('application/json; charset=utf-8');
-      const enc = chooseEncoding(request.headers['accept-encoding']);
-      if (enc === 'identity') return reply.send(built.identity);
-      reply.header('content-encoding', enc);
-      return reply.send(enc === 'br' ? built.br : built.gzip);
+    // Not async: with the snapshot in memory (always, after start-up) the reply is sent in the same
+    // tick as the request arrived; only a cold environment awaits its first build.
+    (request: FastifyRequest, reply: FastifyReply) => {
+      const environment = request.sdk!.environment;
+      const built = app.snapshots.get(environment);
+      if (built !== undefined) return sendSnapshot(app, request, reply, built);
+      return currentSnapshot(app, environment).then((b) => sendSnapshot(app, request, reply, b));
     },
   );
 

@@ -31,6 +31,8 @@ export interface BuiltSnapshot {
   generatedAt: string;
   /** `"<revision>-<first 16 hex of checksum>"` (with quotes). */
   etag: string;
+  /** `String(revision)`, the `x-rupaya-revision` header, built once. */
+  revisionHeader: string;
   identity: Buffer;
   gzip: Buffer;
   br: Buffer;
@@ -348,6 +350,7 @@ export class SnapshotService {
       checksum: row.checksum,
       generatedAt,
       etag: `"${row.revision}-${hex.slice(0, 16)}"`,
+      revisionHeader: String(row.revision),
       identity,
       gzip: gz,
       br,
