@@ -234,8 +234,21 @@ describe.each(storageKinds)('rupaya CLI on %s', (kind) => {
     expect(dry.out).toContain('dry run: nothing applied');
     expect(await flagIn('prod', 'feature.new-dashboard')).toMatchObject({ rolloutPercentage: 0 });
 
+    const revisionsNow = async () =>
+      Object.fromEntries(
+        (
+          (await api('/api/admin/deployment/environments')).body.environments as {
+            key: string;
+            revision: number;
+          }[]
+        ).map((e) => [e.key, e.revision]),
+      );
+    const before = await revisionsNow();
     const applied = await cli(['flags', 'import', file, '--reason', 'flags as code', '--json'], env);
     expect(applied.code).toBe(0);
+    // One snapshot revision per environment for the whole import, not one per flag written.
+    const after = await revisionsNow();
+    for (const e of ['dev', 'staging', 'prod']) expect(after[e]).toBe((before[e] ?? 0) + 1);
     expect(JSON.parse(applied.out)).toMatchObject({ applied: true, result: { applied: true } });
     expect(await flagIn('prod', 'feature.new-dashboard')).toMatchObject({ rolloutPercentage: 5 });
     expect(await flagIn('staging', 'feature.from-file')).toMatchObject({
@@ -245,7 +258,10 @@ describe.each(storageKinds)('rupaya CLI on %s', (kind) => {
     const audit = await api(
       '/api/admin/deployment/feature-flags/feature.new-dashboard/audit?environment=prod',
     );
-    expect((audit.body.entries as { reason: string }[])[0]).toMatchObject({ reason: 'flags as code' });
+    expect((audit.body.entries as { reason: string }[])[0]).toMatchObject({
+      reason: 'flags as code',
+      revision: after.prod,
+    });
 
     const again = await cli(['flags', 'import', file], env);
     expect(again.code).toBe(0);

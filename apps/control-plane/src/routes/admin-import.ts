@@ -8,7 +8,7 @@ import type { Db } from '../db/client';
 import { writeTransaction } from '../db/retry';
 import { ApiError, errors } from '../errors';
 import { createFlag, type FlagInEnvironment, getFlag, updateFlag } from '../services/flags';
-import { lockEnvironments } from '../services/snapshots';
+import { lockEnvironments, RevisionBatch } from '../services/snapshots';
 import { actorOf, environmentQuery, reasonSchema } from './common';
 
 // `::` is Fastify's escape for a literal `:` in a path.
@@ -68,8 +68,10 @@ export async function importFlags(
       revisions = {};
       // Creates touch every environment: lock them all first, in key order (the flags service's lock order).
       await lockEnvironments(txRaw);
-      // The flags service opens its own (nested, savepoint) transactions inside this one.
+      // The flags service opens its own (nested, savepoint) transactions inside this one. Its writes
+      // promise the revision they land in; one revision per environment is built at the end.
       const tx = txRaw as unknown as Db;
+      const batch = new RevisionBatch();
       for (const [environment, flags] of Object.entries(input.environments)) {
         for (const [index, want] of flags.entries()) {
           try {
@@ -81,7 +83,7 @@ export async function importFlags(
               const { canary: _state, version: _version, ...body } = want;
               const created = await createFlag(
                 tx,
-                { body, actor: input.actor, reason: input.reason },
+                { body, actor: input.actor, reason: input.reason, batch },
                 environment,
               );
               note(created.revisions);
@@ -115,6 +117,7 @@ export async function importFlags(
               patch,
               actor: input.actor,
               reason: input.reason,
+              batch,
             });
             note(updated.revisions);
             changes.push({ environment, key, action: 'update', fields: Object.keys(patch) });
@@ -124,6 +127,7 @@ export async function importFlags(
         }
       }
       if (input.dryRun) throw new DryRunRollback();
+      note(await batch.flush(txRaw, `import by ${input.actor}`));
     });
   } catch (err) {
     if (!(err instanceof DryRunRollback)) throw err;

@@ -12,7 +12,7 @@ import { featureFlags, featureFlagsAudit, flagConfigs, outbox } from '../db/sche
 import { errors } from '../errors';
 import { requireEnvironment } from './environments';
 import { isCanary, splitFlag, toFlag } from './flag-model';
-import { createRevision, lockEnvironments } from './snapshots';
+import { createRevision, lockEnvironments, type RevisionBatch } from './snapshots';
 
 export interface FlagInEnvironment {
   environment: string;
@@ -155,6 +155,8 @@ export interface CreateFlagInput {
   reason?: string | undefined;
   /** Environments to create it in (default: all). Others get it disabled. */
   environment?: string | undefined;
+  /** Coalesce the snapshot revisions into the batch's (an import); the caller flushes it. */
+  batch?: RevisionBatch | undefined;
 }
 
 /**
@@ -190,7 +192,9 @@ export async function createFlag(
       await tx
         .insert(flagConfigs)
         .values({ flagKey: flag.key, environment: env, config, updatedBy: input.actor });
-      revisions[env] = await createRevision(tx, env, `flag ${flag.key} created by ${input.actor}`);
+      revisions[env] = input.batch
+        ? await input.batch.revisionFor(tx, env)
+        : await createRevision(tx, env, `flag ${flag.key} created by ${input.actor}`);
       await tx.insert(featureFlagsAudit).values({
         flagKey: flag.key,
         environment: env,
@@ -217,6 +221,8 @@ export interface UpdateFlagInput {
   ifMatch?: number[] | null | undefined;
   actor: string;
   reason?: string | undefined;
+  /** Coalesce the snapshot revisions into the batch's (an import); the caller flushes it. */
+  batch?: RevisionBatch | undefined;
 }
 
 /** Applies a partial update in one environment (description/tags are shared: they bump every environment). */
@@ -266,7 +272,9 @@ export async function updateFlag(db: Db, input: UpdateFlagInput): Promise<WriteR
     }
     const revisions: Record<string, number> = {};
     for (const env of envs)
-      revisions[env] = await createRevision(tx, env, `flag ${input.key} updated by ${input.actor}`);
+      revisions[env] = input.batch
+        ? await input.batch.revisionFor(tx, env)
+        : await createRevision(tx, env, `flag ${input.key} updated by ${input.actor}`);
     await tx.insert(featureFlagsAudit).values({
       flagKey: input.key,
       environment: input.environment,

@@ -108,6 +108,51 @@ export async function createRevision(tx: DbOrTx, environment: string, cause: str
   return revision;
 }
 
+/**
+ * Coalesces the revisions of many writes in one transaction (an import): each write asks for the
+ * revision its change will land in, and `flush` builds one snapshot revision per touched environment
+ * at the end instead of one per write. The caller holds the environments' locks for the whole
+ * transaction, so the promised numbers are the ones `flush` creates.
+ */
+export class RevisionBatch {
+  private readonly next = new Map<string, number>();
+
+  /** The revision a write in `environment` lands in (current + 1, the same for every write of the batch). */
+  async revisionFor(tx: DbOrTx, environment: string): Promise<number> {
+    const known = this.next.get(environment);
+    if (known !== undefined) return known;
+    const rows = await tx
+      .select({ revision: environments.revision })
+      .from(environments)
+      .where(eq(environments.key, environment))
+      .for('no key update');
+    const current = rows[0];
+    if (!current) throw new Error(`environment ${environment} vanished during a write`);
+    this.next.set(environment, current.revision + 1);
+    return current.revision + 1;
+  }
+
+  /** Environments with pending changes, in key order. */
+  get environments(): string[] {
+    return [...this.next.keys()].sort();
+  }
+
+  /** Builds one revision per touched environment; returns them. */
+  async flush(tx: DbOrTx, cause: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const env of this.environments) {
+      const revision = await createRevision(tx, env, cause);
+      if (revision !== this.next.get(env))
+        throw new Error(
+          `revision of ${env} moved during a batched write (${revision} ≠ ${this.next.get(env)})`,
+        );
+      out[env] = revision;
+    }
+    this.next.clear();
+    return out;
+  }
+}
+
 export function checksumOf(environment: string, revision: number, flags: Flag[]): string {
   return checksumOfPayload(checksumPayload({ schemaVersion: SCHEMA_VERSION, environment, revision, flags }));
 }
