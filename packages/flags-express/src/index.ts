@@ -1,5 +1,5 @@
 import type { EvaluationContext, EvaluationResult } from '@rupaya/flags-core';
-import { defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
+import { ABORTED_STATUS, defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 declare global {
@@ -60,7 +60,15 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
           if (typeof path === 'string') matched = (req.baseUrl || '') + path;
         },
       });
-      res.once('finish', () => flags.record(matched ?? '(unmatched)', req.method, res.statusCode));
+      // 'close' follows 'finish' for a completed response, and also comes alone when the client went
+      // away first: then the request is recorded as aborted (its latency counts, it is no error).
+      res.once('close', () =>
+        flags.record(
+          matched ?? '(unmatched)',
+          req.method,
+          res.writableFinished ? res.statusCode : ABORTED_STATUS,
+        ),
+      );
     }
     if (capture) client.runInRequest(flags.scope, next);
     else next();

@@ -69,6 +69,11 @@ beforeEach(async () => {
     const result = await req.evaluateFlag('canary.checkout');
     res.json({ result, banner: req.flags.value('feature.banner', 'none'), ctx: req.flags.context });
   });
+  api.get('/slow', async (req, res) => {
+    req.flags.isEnabled('canary.checkout');
+    await new Promise((r) => setTimeout(r, 300));
+    if (!res.writableEnded && !res.destroyed) res.json({ late: true });
+  });
   api.get('/boom', (req) => {
     req.flags.isEnabled('canary.checkout');
     throw new Error('boom');
@@ -147,5 +152,22 @@ describe('flagsMiddleware', () => {
     expect(windows.filter((w) => w.endpoint === 'GET /direct').reduce((a, w) => a + w.requests, 0)).toBe(1);
     expect(windows.some((w) => w.endpoint.includes('nowhere'))).toBe(false);
     for (const w of items) expect(w.latency.count).toBe(w.requests);
+  });
+
+  it('records a request the client aborted once, as aborted (latency counted, not an error)', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${appUrl}/api/slow`, {
+      headers: { 'x-user-id': 'u-abort' },
+      signal: controller.signal,
+    }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 80));
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await new Promise((r) => setTimeout(r, 400)); // the handler wakes up and finds the socket gone
+    await client.close();
+    const slow = batches.flatMap((b) => b.windows).filter((w) => w.endpoint === 'GET /api/slow');
+    expect(slow.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    expect(slow.reduce((a, w) => a + w.errors, 0)).toBe(0);
+    expect(slow[0]?.latency.count).toBe(1);
   });
 });

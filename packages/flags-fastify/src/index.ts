@@ -1,5 +1,5 @@
 import type { EvaluationContext, EvaluationResult } from '@rupaya/flags-core';
-import { defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
+import { ABORTED_STATUS, defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -56,6 +56,12 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
       const route = request.routeOptions.url ?? '(unmatched)';
       request.flags?.record(route, request.method, reply.statusCode, reply.elapsedTime);
       next();
+    });
+    // The client went away before the response ended: recorded as aborted (latency counts, no error).
+    fastify.addHook('onRequestAbort', (request, done) => {
+      const route = request.routeOptions.url ?? '(unmatched)';
+      request.flags?.record(route, request.method, ABORTED_STATUS);
+      done();
     });
   }
   done();

@@ -80,6 +80,11 @@ beforeEach(async () => {
     request.flags.variant('experiment.checkout');
     return reply.code(503).send({ down: true });
   });
+  app.get('/slow', async (request, reply) => {
+    request.flags.variant('experiment.checkout');
+    await new Promise((r) => setTimeout(r, 300));
+    return reply.send({ late: true });
+  });
   await app.ready();
 });
 
@@ -150,5 +155,26 @@ describe('flagsPlugin', () => {
       .flatMap((r) => (r.body as { exposures: { unitKey: string }[] }).exposures);
     // 61 evaluations of 30 units (+ u1 again on /fail): one exposure per unit in the window.
     expect(exposures.map((e) => e.unitKey).sort()).toEqual([...users].sort());
+  });
+
+  it('records a request the client aborted once, as aborted (latency counted, not an error)', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const controller = new AbortController();
+    const pending = fetch(`${address}/slow`, {
+      headers: { 'x-user-id': 'u-abort' },
+      signal: controller.signal,
+    }).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 80));
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await new Promise((r) => setTimeout(r, 400)); // the handler finishes after the client left
+    await client.close();
+    const slow = received
+      .filter((r) => r.path === '/api/sdk/v1/metrics')
+      .flatMap((r) => (r.body as unknown as MetricsBatch).windows)
+      .filter((w) => w.endpoint === 'GET /slow');
+    expect(slow.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    expect(slow.reduce((a, w) => a + w.errors, 0)).toBe(0);
+    expect(slow[0]?.latency.count).toBe(1);
   });
 });

@@ -23,4 +23,4 @@ export {
 export { Outbox, type Batch } from './metrics/outbox';
 export { SDK_NAME, SDK_VERSION } from './version';
 export type { EvaluationContext, EvaluationResult, FlagValue, Snapshot } from '@rupaya/flags-core';
-export { CONTEXT_HEADERS, defaultRequestContext, RequestFlags } from './request';
+export { ABORTED_STATUS, CONTEXT_HEADERS, defaultRequestContext, RequestFlags } from './request';

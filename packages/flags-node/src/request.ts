@@ -27,6 +27,9 @@ export function defaultRequestContext(req: { user?: unknown; headers: HeaderBag 
   return ctx;
 }
 
+/** Status recorded for a request the client aborted before the response ended (nginx's convention). */
+export const ABORTED_STATUS = 499;
+
 /**
  * Per-request flag access for middleware: evaluates with the request's context (computed once, on
  * first use, so auth middleware that runs later still counts), remembers which cohorts and
@@ -36,6 +39,7 @@ export class RequestFlags {
   readonly scope = new RequestScope();
   readonly startedAt = performance.now();
   private ctx: EvaluationContext | undefined;
+  private recorded = false;
 
   constructor(
     readonly client: FlagsClient,
@@ -73,13 +77,19 @@ export class RequestFlags {
     return this.client.valueInScope(this.scope, key, ctx, fallback);
   }
 
-  /** Records the finished request (no-op when it was served no cohort or variant). */
+  /**
+   * Records the finished request (no-op when it was served no cohort or variant, and after the first
+   * call: an integration may see both the end and an abort of one request). A request the client
+   * aborted is recorded with `ABORTED_STATUS`: its latency counts, it is not an error.
+   */
   record(
     route: string,
     method: string,
     status: number,
     durationMs = performance.now() - this.startedAt,
   ): void {
+    if (this.recorded) return;
+    this.recorded = true;
     if (this.scope.served.length === 0) return;
     this.client.recordRequest({ route, method, status, durationMs, served: this.scope.served });
   }
