@@ -2,8 +2,11 @@
 // then delivered after the restart) and when a response is lost after the control plane stored the
 // batch (retried under the same batchKey, recognised as a duplicate). Totals are read back through
 // the admin API (metrics range, experiment results).
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,5 +199,82 @@ describe('metrics delivery', () => {
     } finally {
       await new Promise<void>((r) => proxy.close(() => r()));
     }
+  });
+
+  it(
+    'keeps what a client closing during an outage could not send in its spool file, and the next client delivers it once',
+    async () => {
+      const spoolFile = join(mkdtempSync(join(tmpdir(), 'rupaya-spool-')), 'metrics-spool.json');
+      const before = await requestTotal();
+      const beforeExp = await experimentTotals();
+      const options = {
+        sdkKey,
+        streaming: false,
+        backoff: { initialMs: 50, maxMs: 400 },
+        metrics: { flushIntervalMs: 60_000, spoolFile },
+        logger: silent,
+      };
+      const first = createClient({ url: plane!.url, ...options });
+      expect(await first.ready({ timeoutMs: 10_000 })).toBe('READY');
+      serve(first, users(200, 215));
+      await plane!.close();
+      plane = undefined;
+      await first.close(); // the final flush fails: the batches go to the spool
+      const spooled = JSON.parse(readFileSync(spoolFile, 'utf8')) as { batches: { kind: string }[] };
+      expect(new Set(spooled.batches.map((b) => b.kind))).toEqual(
+        new Set(['metrics', 'exposures', 'events']),
+      );
+
+      plane = await startPlane({ dataDir, port });
+      const second = createClient({
+        url: plane.url,
+        ...options,
+        metrics: { flushIntervalMs: 200, spoolFile },
+      });
+      clients.push(second);
+      expect(existsSync(spoolFile)).toBe(false); // taken by the new client
+      expect(await second.ready({ timeoutMs: 10_000 })).toBe('READY');
+      await waitFor(async () => (await requestTotal()) >= before + 15, 20_000, '15 spooled requests');
+      await waitFor(
+        async () => (await experimentTotals()).purchaseSum >= beforeExp.purchaseSum + 150,
+        20_000,
+        'spooled events',
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await requestTotal()).toBe(before + 15);
+      expect(await experimentTotals()).toEqual({
+        exposures: beforeExp.exposures + 15,
+        purchaseSum: beforeExp.purchaseSum + 150,
+      });
+      await second.close();
+      expect(existsSync(spoolFile)).toBe(false); // everything delivered: nothing spooled again
+    },
+    PLANE_TIMEOUT_MS,
+  );
+
+  it('leaves a spool written for another SDK key alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rupaya-spool-'));
+    const spoolFile = join(dir, 'spool.json');
+    const foreign = {
+      format: 'rupaya-flags-metrics-spool',
+      version: 1,
+      keyFingerprint: 'sha256:0000000000000000',
+      savedAt: new Date().toISOString(),
+      batches: [],
+    };
+    writeFileSync(spoolFile, JSON.stringify(foreign));
+    const warnings: string[] = [];
+    const client = createClient({
+      url: 'http://127.0.0.1:1',
+      sdkKey,
+      streaming: false,
+      pollIntervalMs: 60_000,
+      metrics: { spoolFile },
+      logger: { ...silent, warn: (m: string) => warnings.push(m) },
+    });
+    clients.push(client);
+    expect(JSON.parse(readFileSync(spoolFile, 'utf8'))).toEqual(foreign);
+    expect(warnings.some((w) => w.includes('another SDK key'))).toBe(true);
+    removeDir(dir);
   });
 });

@@ -119,6 +119,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
         http: this.http,
         logger: this.logger,
         instanceId: this.instanceId,
+        keyFingerprint: this.fingerprint,
         options: options.metrics ?? {},
         snapshot: () => this.current,
         onError: (err) => this.reportError(err),

@@ -27,6 +27,11 @@ export interface MetricsOptions {
   gauges?: boolean;
   /** Optional: DB pool saturation reported with the gauges. */
   dbPool?: () => DbPoolSaturation | undefined;
+  /**
+   * A file where `close()` keeps the batches it could not deliver (control plane unreachable); the
+   * next client started with the same file and SDK key sends them first. Default: none (lost).
+   */
+  spoolFile?: string;
 }
 
 export interface ClientOptions {

@@ -55,6 +55,11 @@ export class Outbox {
     return this.queue[0];
   }
 
+  /** Every batch still queued, oldest first (a copy). */
+  snapshot(): Batch[] {
+    return [...this.queue];
+  }
+
   shift(): Batch | undefined {
     const batch = this.queue.shift();
     if (batch) this.size -= recordsOf(batch);

@@ -16,8 +16,11 @@ import type { MetricsOptions, RequestRecord } from '../types';
 import { SDK_NAME, SDK_VERSION } from '../version';
 import { GaugeSampler, mergeGaugeSamples, type GaugeSample } from './gauges';
 import { type Batch, newBatchKey, Outbox } from './outbox';
+import { takeSpoolSync, writeSpool } from './spool';
 
 export interface ReporterDeps {
+  /** Ties a spool file to the SDK key (see `metrics.spoolFile`). */
+  keyFingerprint?: string;
   agent: Agent;
   http: HttpSettings;
   logger: Logger;
@@ -60,6 +63,19 @@ export class MetricsReporter {
     this.outbox = new Outbox(deps.options.maxBufferedRecords ?? 10_000);
     this.backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
     if (deps.options.gauges !== false) this.sampler = new GaugeSampler(deps.options.dbPool);
+    const spool = deps.options.spoolFile;
+    if (spool !== undefined) {
+      const taken = takeSpoolSync(spool, deps.keyFingerprint ?? '');
+      if (taken.ok) {
+        for (const batch of taken.batches) this.outbox.push(batch);
+        if (taken.batches.length > 0)
+          deps.logger.info(
+            `metrics spool ${spool}: ${taken.batches.length} batches from an earlier run queued`,
+          );
+      } else if (!taken.missing) {
+        deps.logger.warn(`metrics spool ${spool} ignored: ${taken.message}`);
+      }
+    }
     this.schedule(this.flushIntervalMs());
   }
 
@@ -286,7 +302,19 @@ export class MetricsReporter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     try {
-      await this.flush({ final: true });
+      const delivered = await this.flush({ final: true });
+      const spool = this.deps.options.spoolFile;
+      if (!delivered && spool !== undefined && this.outbox.length > 0) {
+        const batches = this.outbox.snapshot();
+        try {
+          await writeSpool(spool, this.deps.keyFingerprint ?? '', batches);
+          this.deps.logger.warn(
+            `control plane unreachable at close: ${batches.length} metric batches kept in ${spool}`,
+          );
+        } catch (err) {
+          this.deps.logger.error(`cannot write metrics spool ${spool}: ${(err as Error).message}`);
+        }
+      }
     } finally {
       this.sampler?.stop();
     }

@@ -71,10 +71,15 @@ export async function readCacheFile(path: string, fingerprint: string): Promise<
  * new one, never half of one.
  */
 export async function writeCacheFile(path: string, content: CacheFileContent): Promise<void> {
+  await writeJsonFileAtomic(path, content);
+}
+
+/** `JSON.stringify(value)` to `path` atomically (temporary file, fsync, rename), mode 0600. */
+export async function writeJsonFileAtomic(path: string, value: unknown): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'w', 0o600);
   try {
-    await handle.writeFile(JSON.stringify(content));
+    await handle.writeFile(JSON.stringify(value));
     await handle.sync();
   } finally {
     await handle.close();
