@@ -25,15 +25,16 @@ INSERT INTO experiment_results (environment, experiment_key, unit_key, variant, 
   SELECT '${ENV}', '${KEY}', 'unit-' || g, ${variants}, now() - interval '3 days', now(), 1 + (g % 3)
   FROM generate_series(1::bigint, ${UNITS}::bigint) AS g;
 -- purchase (conversion): ~10% of units, a little more in variant_b; revenue (mean): the buyers' values;
--- clicks (count): a third of the units.
-INSERT INTO experiment_unit_metrics (environment, experiment_key, unit_key, event, count, sum)
-  SELECT '${ENV}', '${KEY}', 'unit-' || g, 'purchase', 1, 0
+-- clicks (count): a third of the units. Each per-unit metric row carries its unit's variant, as ingest
+-- writes it.
+INSERT INTO experiment_unit_metrics (environment, experiment_key, unit_key, variant, event, count, sum)
+  SELECT '${ENV}', '${KEY}', 'unit-' || g, ${variants}, 'purchase', 1, 0
   FROM generate_series(1::bigint, ${UNITS}::bigint) AS g WHERE (g * 7919) % 100 < CASE WHEN g % 4 = 2 THEN 11 ELSE 10 END;
-INSERT INTO experiment_unit_metrics (environment, experiment_key, unit_key, event, count, sum)
-  SELECT '${ENV}', '${KEY}', 'unit-' || g, 'revenue', 1, 20 + ((g * 104729) % 8000) / 100.0
+INSERT INTO experiment_unit_metrics (environment, experiment_key, unit_key, variant, event, count, sum)
+  SELECT '${ENV}', '${KEY}', 'unit-' || g, ${variants}, 'revenue', 1, 20 + ((g * 104729) % 8000) / 100.0
   FROM generate_series(1::bigint, ${UNITS}::bigint) AS g WHERE (g * 7919) % 100 < CASE WHEN g % 4 = 2 THEN 11 ELSE 10 END;
-INSERT INTO experiment_unit_metrics (environment, experiment_key, unit_key, event, count, sum)
-  SELECT '${ENV}', '${KEY}', 'unit-' || g, 'clicks', 1 + (g % 5), 1 + (g % 5)
+INSERT INTO experiment_unit_metrics (environment, experiment_key, unit_key, variant, event, count, sum)
+  SELECT '${ENV}', '${KEY}', 'unit-' || g, ${variants}, 'clicks', 1 + (g % 5), 1 + (g % 5)
   FROM generate_series(1::bigint, ${UNITS}::bigint) AS g WHERE g % 3 = 0;
 COMMIT;
 ANALYZE experiment_results;

@@ -278,6 +278,24 @@ describe.each(storageKinds)('experiments on %s', (kind) => {
     )!;
     const b0 = before.analysis.variants.find((v) => v.key === 'variant_b')!;
     expect(b.metrics[1]!.sum).toBeCloseTo(b0.metrics[1]!.sum + 99, 6);
+
+    // The cold rebuild (per-unit metric rows grouped by their variant, the excluded unit's rows left
+    // out) gives what ingest maintained: units, exclusions and every metric's sums and spread.
+    const view = (x: Awaited<ReturnType<typeof significance>>) => ({
+      excluded: x.excludedUnits,
+      variants: x.analysis.variants.map((v) => [
+        v.key,
+        v.units,
+        v.metrics.map((m) => [m.event, m.sum, m.value, m.sd]),
+      ]),
+    });
+    const maintained = view(await significance('experiment.checkout-test'));
+    const rebuilt = await s.call<{ variants: number; metrics: number }>(
+      'POST',
+      `${EXP}/experiment.checkout-test/rebuild?environment=dev`,
+    );
+    expect(rebuilt.body).toMatchObject({ variants: 3, metrics: 6 });
+    expect(view(await significance('experiment.checkout-test'))).toEqual(maintained);
   });
 
   it('serves a cached analysis until an ingest touches the experiment; ?refresh=true recomputes', async () => {

@@ -573,9 +573,9 @@ export class ExperimentService {
       s.sumValue += inc.sum;
       s.sumValueSquares += sum * sum - old.sum * old.sum;
     }
-    await tx.execute(sql`insert into experiment_unit_metrics as m (environment, experiment_key, unit_key, event, count, sum)
-      select ${environment}, i.exp, i.unit, i.event, i.count, i.sum
-      from jsonb_to_recordset(${json(list)}) as i(exp text, unit text, event text, count bigint, sum float8)
+    await tx.execute(sql`insert into experiment_unit_metrics as m (environment, experiment_key, unit_key, variant, event, count, sum)
+      select ${environment}, i.exp, i.unit, i.variant, i.event, i.count, i.sum
+      from jsonb_to_recordset(${json(list)}) as i(exp text, unit text, variant text, event text, count bigint, sum float8)
       on conflict (environment, experiment_key, unit_key, event) do update set
         count = m.count + excluded.count, sum = m.sum + excluded.sum`);
     await tx.execute(sql`insert into experiment_metric_stats as s
@@ -595,7 +595,17 @@ export class ExperimentService {
   // ---------------------------------------------------------------------------------------------
   // Statistics
 
-  /** Recomputes an experiment's sufficient statistics from the per-unit rows (two GROUP BY queries). */
+  /**
+   * Recomputes an experiment's sufficient statistics from the per-unit rows: one grouped pass over its
+   * units (per variant) and one over its per-unit metric rows (per variant and event — each row carries
+   * its unit's variant, so no join with the units; the few conflicting units are left out through
+   * their partial index).
+   *
+   * The units pass is a plain SELECT, which Postgres may run in parallel (an INSERT … SELECT never
+   * is); its aggregates are exact (counts, integer sums, a minimum) and written back as text. The
+   * metric pass stays an INSERT … SELECT: serial, so the float sums are accumulated in the rows'
+   * stored order and a rebuild of the same rows gives the same bits (a parallel plan would not).
+   */
   async rebuild(
     environment: string,
     key: string,
@@ -620,29 +630,35 @@ export class ExperimentService {
             eq(experimentMetricStats.experimentKey, key),
           ),
         );
-      const variants = rowsOf(
+      const units = rowsOf<Record<string, string | null>>(
+        await tx.execute(sql`select variant,
+            (count(*) filter (where not conflicting))::text as units, sum(exposures)::text as exposures,
+            (count(*) filter (where conflicting))::text as excluded,
+            (min(first_exposure_at) filter (where not conflicting))::text as first
+          from experiment_results where environment = ${environment} and experiment_key = ${key}
+          group by variant`),
+      );
+      if (units.length > 0) {
         await tx.execute(sql`insert into experiment_variant_units
             (environment, experiment_key, variant, units, exposures, excluded_units, first_exposure_at)
-          select environment, experiment_key, variant,
-            count(*) filter (where not conflicting), sum(exposures), count(*) filter (where conflicting),
-            min(first_exposure_at) filter (where not conflicting)
-          from experiment_results where environment = ${environment} and experiment_key = ${key}
-          group by environment, experiment_key, variant
-          returning variant`),
-      ).length;
+          select ${environment}, ${key}, i.variant, i.units::bigint, i.exposures::bigint, i.excluded::bigint,
+            i.first::timestamptz
+          from jsonb_to_recordset(${json(units)}) as i(variant text, units text, exposures text, excluded text,
+            first text)`);
+      }
       const metrics = rowsOf(
         await tx.execute(sql`insert into experiment_metric_stats
             (environment, experiment_key, variant, event, converted, sum_count, sum_count_squares, sum_value, sum_value_squares)
-          select r.environment, r.experiment_key, r.variant, m.event,
+          select m.environment, m.experiment_key, m.variant, m.event,
             count(*) filter (where m.count > 0), sum(m.count), sum(m.count::float8 * m.count), sum(m.sum), sum(m.sum * m.sum)
-          from experiment_results r
-          join experiment_unit_metrics m on m.environment = r.environment and m.experiment_key = r.experiment_key
-            and m.unit_key = r.unit_key
-          where r.environment = ${environment} and r.experiment_key = ${key} and not r.conflicting
-          group by r.environment, r.experiment_key, r.variant, m.event
+          from experiment_unit_metrics m
+          where m.environment = ${environment} and m.experiment_key = ${key}
+            and not exists (select from experiment_results c where c.conflicting and c.environment = m.environment
+              and c.experiment_key = m.experiment_key and c.unit_key = m.unit_key)
+          group by m.environment, m.experiment_key, m.variant, m.event
           returning event`),
       ).length;
-      return { variants, metrics };
+      return { variants: units.length, metrics };
     });
     this.invalidate(environment, [key]);
     return { ...out, ms: performance.now() - started };

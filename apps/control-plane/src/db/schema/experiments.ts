@@ -1,6 +1,7 @@
 // Experiment data: one row per exposed unit, per-unit metric aggregates, and the sufficient
 // statistics per (experiment, variant, metric) maintained incrementally at ingest, so an analysis
 // reads O(variants × metrics) rows, never the units. Each index names the query that uses it.
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
@@ -40,21 +41,30 @@ export const experimentResults = pgTable(
     index('experiment_results_unit_idx').on(t.environment, t.unitKey),
     // Cold rebuild of the statistics groups an experiment's units by variant.
     index('experiment_results_variant_idx').on(t.environment, t.experimentKey, t.variant),
+    // Cold rebuild: the (few) conflicting units whose metric rows are left out of the statistics.
+    index('experiment_results_conflicting_idx')
+      .on(t.environment, t.experimentKey, t.unitKey)
+      .where(sql`${t.conflicting}`),
   ],
 );
 
-/** Per unit and metric event: number of events and sum of their values since the first exposure. */
+/**
+ * Per unit and metric event: number of events and sum of their values since the first exposure.
+ * `variant` is the unit's variant in `experiment_results` (set at its first exposure, never changed),
+ * kept here so that the cold rebuild groups these rows by variant in one pass, without a join.
+ */
 export const experimentUnitMetrics = pgTable(
   'experiment_unit_metrics',
   {
     environment: text('environment').notNull(),
     experimentKey: text('experiment_key').notNull(),
     unitKey: text('unit_key').notNull(),
+    variant: text('variant').notNull(),
     event: text('event').notNull(),
     count: bigint('count', { mode: 'number' }).notNull().default(0),
     sum: doublePrecision('sum').notNull().default(0),
   },
-  // Event upserts and the rebuild join on the full key (primary key, experiment first).
+  // Event upserts on the full key (primary key, experiment first).
   (t) => [primaryKey({ columns: [t.environment, t.experimentKey, t.unitKey, t.event] })],
 );
 

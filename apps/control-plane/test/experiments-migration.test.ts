@@ -1,0 +1,92 @@
+// Migration 0003 on a database that already holds experiment data (PGlite and Postgres): the per-unit
+// metric rows get their unit's variant from experiment_results, a metric row without an exposure row
+// (never part of any statistic) is removed, and the column is required from then on.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findMigrationsFolder } from '../src/db/migrate';
+import {
+  createTestDatabase,
+  type Database,
+  openDatabase,
+  runMigrations,
+  storageKinds,
+  type TestDatabase,
+} from '../src/index';
+
+const BEFORE = '0003_experiment_metrics_variant';
+
+/** A copy of migrations/ holding only the migrations before `tag`. */
+function migrationsBefore(tag: string): string {
+  const from = findMigrationsFolder();
+  const journal = JSON.parse(readFileSync(join(from, 'meta', '_journal.json'), 'utf8')) as {
+    entries: { idx: number; tag: string }[];
+  };
+  const cut = journal.entries.findIndex((e) => e.tag === tag);
+  expect(cut).toBeGreaterThan(0);
+  const dir = mkdtempSync(join(tmpdir(), 'rupaya-migrations-'));
+  mkdirSync(join(dir, 'meta'));
+  const entries = journal.entries.slice(0, cut);
+  for (const e of entries) writeFileSync(join(dir, `${e.tag}.sql`), readFileSync(join(from, `${e.tag}.sql`)));
+  writeFileSync(join(dir, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries }));
+  return dir;
+}
+
+function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+describe.each(storageKinds)('migration %s on existing experiment data', (kind) => {
+  let tdb: TestDatabase;
+  let database: Database;
+  let older: string;
+  beforeAll(async () => {
+    if (kind === 'pglite') {
+      // An empty PGlite folder (the test template is already fully migrated).
+      const dataDir = mkdtempSync(join(tmpdir(), 'rupaya-pglite-empty-'));
+      tdb = { kind, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    } else {
+      tdb = await createTestDatabase(kind);
+    }
+    database = await openDatabase({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir });
+    older = migrationsBefore(BEFORE);
+  }, 180_000);
+  afterAll(async () => {
+    await database?.close();
+    await tdb?.drop();
+    if (older) rmSync(older, { recursive: true, force: true });
+  });
+
+  it('fills in the variant of every per-unit metric row and drops rows without an exposure', async () => {
+    const db = database.db;
+    await runMigrations(db, older);
+    await db.execute(sql`insert into experiment_results
+        (environment, experiment_key, unit_key, variant, first_exposure_at, last_exposure_at)
+      values ('dev', 'exp', 'u1', 'control', now(), now()), ('dev', 'exp', 'u2', 'variant_a', now(), now()),
+        ('prod', 'exp', 'u1', 'variant_a', now(), now())`);
+    await db.execute(sql`insert into experiment_unit_metrics (environment, experiment_key, unit_key, event, count, sum)
+      values ('dev', 'exp', 'u1', 'purchase', 1, 10), ('dev', 'exp', 'u1', 'clicks', 3, 3),
+        ('dev', 'exp', 'u2', 'purchase', 2, 30), ('prod', 'exp', 'u1', 'purchase', 1, 5),
+        ('dev', 'exp', 'orphan', 'purchase', 1, 1)`);
+
+    expect(await runMigrations(db)).toContain(BEFORE);
+
+    const rows = rowsOf<{ environment: string; unit_key: string; event: string; variant: string }>(
+      await db.execute(sql`select environment, unit_key, event, variant from experiment_unit_metrics
+        order by environment, unit_key, event`),
+    );
+    expect(rows).toEqual([
+      { environment: 'dev', unit_key: 'u1', event: 'clicks', variant: 'control' },
+      { environment: 'dev', unit_key: 'u1', event: 'purchase', variant: 'control' },
+      { environment: 'dev', unit_key: 'u2', event: 'purchase', variant: 'variant_a' },
+      { environment: 'prod', unit_key: 'u1', event: 'purchase', variant: 'variant_a' },
+    ]);
+    await expect(
+      db.execute(sql`insert into experiment_unit_metrics (environment, experiment_key, unit_key, event, count, sum)
+        values ('dev', 'exp', 'u3', 'purchase', 1, 1)`),
+    ).rejects.toThrow();
+  });
+});
