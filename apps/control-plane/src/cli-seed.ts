@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `pnpm seed`: applies migrations, then seeds the default flags (idempotent).
 import { ConfigError, loadConfig, resolveDataDir } from './config';
-import { openDatabase } from './db/client';
+import { DataDirInUseError, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
+import { DefaultFlagsFileError } from './services/default-flags';
 import { seedDefaultFlags } from './services/seed';
 
 async function main(): Promise<void> {
@@ -26,6 +27,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? `Invalid configuration: ${err.message}` : err);
+  if (err instanceof ConfigError) console.error(`Invalid configuration: ${err.message}`);
+  else if (err instanceof DataDirInUseError || err instanceof DefaultFlagsFileError)
+    console.error(err.message);
+  else console.error(err);
   process.exit(1);
 });

@@ -1,7 +1,15 @@
 // @rupaya/control-plane: build or start the control plane, and the helpers tests use.
 export { type BuildAppOptions, buildApp } from './app';
 export { type Config, ConfigError, type ConfigEnv, loadConfig } from './config';
-export { type Database, type Db, type DbOrTx, openDatabase, type Tx } from './db/client';
+export {
+  type Database,
+  DataDirInUseError,
+  type Db,
+  type DbOrTx,
+  openDatabase,
+  PGLITE_LOCK_FILE,
+  type Tx,
+} from './db/client';
 export { migrationStatus, runMigrations } from './db/migrate';
 export { ApiError, errorCatalogue, errors } from './errors';
 export {

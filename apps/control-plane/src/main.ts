@@ -3,6 +3,8 @@
 // admin token, shuts down gracefully on SIGTERM/SIGINT.
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig, resolveDataDir } from './config';
+import { DataDirInUseError } from './db/client';
+import { DefaultFlagsFileError } from './services/default-flags';
 import { startWithConfig } from './start';
 
 async function main(): Promise<void> {
@@ -50,6 +52,8 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   if (err instanceof ConfigError) console.error(`Invalid configuration: ${err.message}`);
+  else if (err instanceof DataDirInUseError || err instanceof DefaultFlagsFileError)
+    console.error(err.message);
   else console.error(err);
   process.exit(1);
 });

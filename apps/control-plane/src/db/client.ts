@@ -1,6 +1,7 @@
 // One database handle over either embedded PGlite (a local folder, or memory) or a real Postgres
 // through the `postgres` driver; drizzle on both, so services are written once.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -55,18 +56,79 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return openPglite(options);
 }
 
+/** Name of the lock file a process opening a PGlite folder writes into it (its pid). */
+export const PGLITE_LOCK_FILE = '.rupaya-pglite.lock';
+
+export class DataDirInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `the PGlite data folder ${dataDir} is in use by process ${pid} (a running control plane?): ` +
+        'PGlite is single-process — stop that process first, or use a Postgres server (DATABASE_URL)',
+    );
+    this.name = 'DataDirInUseError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claims a PGlite folder for this process: two processes on one folder corrupt it (`pnpm seed` while
+ * `pnpm start` runs, say). A lock file left by a process that died is taken over. Returns the release.
+ */
+function claimDataDir(dataDir: string): () => void {
+  const path = join(dataDir, PGLITE_LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => {
+        try {
+          if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+      // The same process may open its folder again (tests restart a control plane in-process).
+      if (holder === process.pid) return () => {};
+      if (Number.isInteger(holder) && holder > 0 && alive(holder))
+        throw new DataDirInUseError(dataDir, holder);
+      unlinkSync(path); // stale: its process is gone
+    }
+  }
+  throw new DataDirInUseError(dataDir, Number.NaN);
+}
+
 async function openPglite(options: DatabaseOptions): Promise<Database> {
   let client: PGlite;
   let location: string;
+  let release = () => {};
   if (options.memory || !options.dataDir) {
     client = new PGlite();
     location = 'memory';
   } else {
     mkdirSync(options.dataDir, { recursive: true });
+    release = claimDataDir(options.dataDir);
     client = new PGlite(options.dataDir);
     location = options.dataDir;
   }
-  await client.waitReady;
+  try {
+    await client.waitReady;
+  } catch (err) {
+    release();
+    throw err;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     kind: 'pglite',
@@ -82,7 +144,11 @@ async function openPglite(options: DatabaseOptions): Promise<Database> {
       await client.query('select 1');
     },
     async close() {
-      if (!client.closed) await client.close();
+      try {
+        if (!client.closed) await client.close();
+      } finally {
+        release();
+      }
     },
   };
 }
