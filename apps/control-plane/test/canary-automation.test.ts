@@ -499,4 +499,41 @@ describe('circuit breaker off (pglite)', () => {
     );
     expect(triggered.map((o) => (o.payload as { applied: boolean }).applied)).toEqual([false]);
   });
+
+  it('logs every evaluation but announces "would roll back" once per window', async () => {
+    const sdk = await s.sdkKey('dev');
+    const key = 'canary.breaker-once';
+    await createCanary(s, key);
+    const c = await canaryAction(s, key, 'resume');
+    const from = alignWindow(Date.parse(c.stageStartedAt), W) + W;
+    const bad = { requests: 100, errors: 40 };
+    const emitted: unknown[] = [];
+    const listener = (e: { key: string }) => e.key === key && emitted.push(e);
+    s.cp.app.events.on('rollback.triggered', listener);
+    try {
+      await postMetrics(s, sdk, batch(cohortSeries(key, from, from + 2 * W, W, bad, { requests: 100 }, 0)));
+      const runAt = async (nowMs: number) =>
+        (await s.cp.app.canaryScheduler.run('manual', nowMs)).filter((x) => x.key === key);
+      // The same latest window judged three times (say an ingest, then the timer twice).
+      for (const now of [from + 2 * W, from + 2 * W + 300, from + 2 * W + 600])
+        expect(await runAt(now)).toMatchObject([{ outcome: 'would_roll_back' }]);
+      // A new window, still failing: announced again.
+      await postMetrics(
+        s,
+        sdk,
+        batch(cohortSeries(key, from + 2 * W, from + 3 * W, W, bad, { requests: 100 }, 0)),
+      );
+      expect(await runAt(from + 3 * W)).toMatchObject([{ outcome: 'would_roll_back' }]);
+    } finally {
+      s.cp.app.events.off('rollback.triggered', listener);
+    }
+    const rows = await s.cp.db.db.select().from(rollbackDecisions).where(eq(rollbackDecisions.flagKey, key));
+    expect(rows.map((r) => r.outcome)).toEqual(Array(4).fill('would_roll_back'));
+    const triggered = (await s.cp.db.db.select().from(outbox)).filter(
+      (o) => o.topic === 'rollback.triggered' && (o.payload as { key: string }).key === key,
+    );
+    expect(triggered).toHaveLength(2);
+    expect(emitted).toHaveLength(2);
+    expect((await getFlagJson(s, key)).canary!.status).toBe('progressing');
+  });
 });

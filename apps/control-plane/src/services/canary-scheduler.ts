@@ -304,6 +304,8 @@ export class CanaryScheduler {
       let outcome: DecisionOutcome = 'held';
       let logId: number | null = null;
       let reasons = decision.reasons;
+      /** Whether this evaluation announces itself (rollback.triggered); only would-roll-backs may not. */
+      let notify = true;
       const changed =
         JSON.stringify(current.flag.canary ?? null) !== JSON.stringify(flag.canary ?? null) ||
         current.flag.rolloutPercentage !== flag.rolloutPercentage;
@@ -319,6 +321,9 @@ export class CanaryScheduler {
         const auto = flag.autoRollback !== false;
         if (!breaker || !auto) {
           outcome = 'would_roll_back';
+          // Logged at every evaluation, announced once per window: a later evaluation of the same
+          // window (the timer after an ingest, another instance's report) adds no event.
+          notify = !(await this.alreadyActed(tx, environment, flag, decision, 'would_roll_back'));
           reasons = [
             ...reasons,
             !breaker
@@ -343,19 +348,20 @@ export class CanaryScheduler {
             await this.rollBackGuard(tx, environment, flag, decision);
           }
         }
-        await tx.insert(outbox).values({
-          topic: 'rollback.triggered',
-          environment,
-          payload: {
-            key: flag.key,
+        if (notify)
+          await tx.insert(outbox).values({
+            topic: 'rollback.triggered',
             environment,
-            kind,
-            applied: outcome === 'rolled_back',
-            percent: decision.stats.percent,
-            reasons,
-            checks: decision.checks,
-          },
-        });
+            payload: {
+              key: flag.key,
+              environment,
+              kind,
+              applied: outcome === 'rolled_back',
+              percent: decision.stats.percent,
+              reasons,
+              checks: decision.checks,
+            },
+          });
       } else if (decision.action === 'advance' || decision.action === 'complete') {
         if (kind === 'canary') {
           const applied = await applyCanaryTransition(tx, {
@@ -408,7 +414,7 @@ export class CanaryScheduler {
           canaryLogId: logId,
         })
         .returning({ id: rollbackDecisions.id });
-      return { outcome, decisionId: row!.id, reasons };
+      return { outcome, decisionId: row!.id, reasons, notify };
     });
 
     if (result.outcome === 'advanced' || result.outcome === 'completed' || result.outcome === 'rolled_back') {
@@ -423,7 +429,7 @@ export class CanaryScheduler {
       this.d.events.emit(topic, payload);
       this.d.events.emit('canary.transition', { ...payload, action: decision.action, actor: 'scheduler' });
       if (result.outcome === 'rolled_back') this.d.events.emit('rollback.triggered', payload);
-    } else if (result.outcome === 'would_roll_back') {
+    } else if (result.outcome === 'would_roll_back' && result.notify) {
       this.d.events.emit('rollback.triggered', {
         environment,
         key: flag.key,
@@ -443,12 +449,16 @@ export class CanaryScheduler {
     };
   }
 
-  /** An applied decision of this run and stage that saw the same (or a later) latest window. */
+  /**
+   * An applied decision (or, with `outcome`, a decision with that outcome) of this run and stage
+   * that saw the same (or a later) latest window.
+   */
   private async alreadyActed(
     tx: DbOrTx,
     environment: string,
     flag: Flag,
     decision: CanaryDecision,
+    outcome?: DecisionOutcome,
   ): Promise<boolean> {
     const latest = decision.stats.latestWindowStart;
     if (latest === null) return false;
@@ -459,7 +469,7 @@ export class CanaryScheduler {
         and(
           eq(rollbackDecisions.environment, environment),
           eq(rollbackDecisions.flagKey, flag.key),
-          eq(rollbackDecisions.applied, true),
+          outcome ? eq(rollbackDecisions.outcome, outcome) : eq(rollbackDecisions.applied, true),
           eq(rollbackDecisions.stage, decision.stats.stage),
           flag.canary?.runId ? eq(rollbackDecisions.runId, flag.canary.runId) : sql`true`,
           sql`${rollbackDecisions.latestWindowStartMs} >= ${latest}`,
