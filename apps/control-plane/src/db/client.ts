@@ -3,8 +3,8 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { type SQL, sql } from 'drizzle-orm';
+import { type PgDatabase, PgDialect, type PgQueryResultHKT, type PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -185,4 +185,28 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 /** Sends a NOTIFY inside the caller's transaction (delivered on commit, dropped on rollback). */
 export async function notify(tx: DbOrTx, channel: string, payload: string): Promise<void> {
   await tx.execute(sql`select pg_notify(${channel}, ${payload})`);
+}
+
+const rawDialect = new PgDialect();
+
+/**
+ * Runs a raw statement on `db` or in a transaction and returns its rows as the driver gives them
+ * (on Postgres, bigint columns come as strings: convert with Number). On Postgres it is a named
+ * prepared statement that postgres.js keeps per connection, so a statement with parameters costs
+ * one round trip; drizzle's `execute` sends it unnamed, and postgres.js then asks the server for
+ * its parameter types first, every time (two round trips). Only for statements of a few fixed
+ * texts (parameters, not values, vary): each distinct text stays prepared on every pooled connection.
+ * PGlite (in process) goes through drizzle's `execute`.
+ */
+export async function queryPrepared<T = Record<string, unknown>>(db: DbOrTx, query: SQL): Promise<T[]> {
+  // drizzle keeps the driver client on its session: postgres.js (the transaction's reserved
+  // connection inside a transaction) has `unsafe`; PGlite's client does not.
+  const client = (db as unknown as { session?: { client?: Partial<postgres.Sql> } }).session?.client;
+  if (typeof client?.unsafe === 'function') {
+    const q = rawDialect.sqlToQuery(query);
+    const rows = await client.unsafe(q.sql, q.params as never[], { prepare: true });
+    return rows as unknown as T[];
+  }
+  const result = await db.execute(query);
+  return Array.isArray(result) ? (result as T[]) : (((result as { rows?: T[] }).rows ?? []) as T[]);
 }

@@ -1,7 +1,8 @@
 // The canary scheduler and rollback monitor. One replica at a time is the leader (a session-level
 // pg_try_advisory_lock held by a dedicated one-connection session; on PGlite the single process leads). The
-// leader runs when metrics arrive (NOTIFY from ingest) and on a timer every
-// METRICS_AGGREGATION_INTERVAL. For every progressing or paused canary, and every guarded rollout,
+// leader runs when metrics arrive (NOTIFY from ingest, naming the environment and the flags whose
+// windows arrived: that run looks at those flags) and on a timer every METRICS_AGGREGATION_INTERVAL
+// (every flag). For every progressing or paused canary, and every guarded rollout,
 // it loads the cohorts' windows, asks core's decideCanary, records the decision in
 // rollback_decisions, and applies advance / complete / rollback through the same service the
 // manual admin routes use (applyCanaryTransition) — inside one transaction holding the flag's row
@@ -24,8 +25,8 @@ import type { Database, Db, DbOrTx } from '../db/client';
 import { guardStates, outbox, rollbackDecisions } from '../db/schema/index';
 import { applyCanaryTransition } from './canary';
 import { listEnvironments } from './environments';
-import { getFlagForUpdate, listFlags, updateFlag } from './flags';
-import { loadGauges, loadWindows, METRICS_CHANNEL } from './metrics-ingest';
+import { type FlagInEnvironment, getFlagForUpdate, listFlags, listFlagsByKeys, updateFlag } from './flags';
+import { loadGauges, loadWindows, METRICS_CHANNEL, parseMetricsNotification } from './metrics-ingest';
 import type { MetricsSettings } from './metrics-settings';
 
 /** Advisory-lock key of the scheduler leader (distinct from the migration lock). */
@@ -33,6 +34,31 @@ export const SCHEDULER_LOCK = 7_242_006;
 export const ENV_THRESHOLD_FLAG = 'rollback.error-rate-threshold';
 
 export type Trigger = 'ingest' | 'timer' | 'manual';
+
+/**
+ * What a run evaluates: per environment, the flags to look at (null: all of that environment's).
+ * An ingest-woken run looks at the flags whose windows arrived; no scope means everything.
+ */
+export type RunScope = Map<string, Set<string> | null>;
+
+/** Past this many flags, a scope names the whole environment (read with one listFlags). */
+const MAX_SCOPE_FLAGS = 1000;
+
+/** The union of two scopes (undefined, everything, absorbs). */
+export function mergeScopes(a: RunScope | undefined, b: RunScope | undefined): RunScope | undefined {
+  if (!a || !b) return undefined;
+  const out: RunScope = new Map(a);
+  for (const [env, flags] of b) {
+    const mine = out.get(env);
+    if (mine === undefined) out.set(env, flags && new Set(flags));
+    else if (mine === null || flags === null) out.set(env, null);
+    else {
+      const union = new Set([...mine, ...flags]);
+      out.set(env, union.size > MAX_SCOPE_FLAGS ? null : union);
+    }
+  }
+  return out;
+}
 
 export type DecisionOutcome =
   | 'advanced'
@@ -88,7 +114,7 @@ export class CanaryScheduler {
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private running: Promise<EvaluationRecord[]> | undefined;
-  private pending: Trigger | undefined;
+  private pending: { trigger: Trigger; scope: RunScope | undefined } | undefined;
   private stopped = true;
   /** Called by the leader after each timer tick (the webhook deliverer, retention). */
   readonly leaderTasks: ((nowMs: number) => Promise<void>)[] = [];
@@ -102,7 +128,10 @@ export class CanaryScheduler {
   async start(): Promise<void> {
     this.stopped = false;
     try {
-      this.unlisten = await this.d.database.listen(METRICS_CHANNEL, () => this.trigger('ingest'));
+      this.unlisten = await this.d.database.listen(METRICS_CHANNEL, (payload) => {
+        const n = parseMetricsNotification(payload);
+        this.trigger('ingest', n ? new Map([[n.environment, n.flags && new Set(n.flags)]]) : undefined);
+      });
     } catch (err) {
       this.d.log.warn({ err }, 'scheduler: LISTEN failed; relying on the timer');
     }
@@ -119,14 +148,20 @@ export class CanaryScheduler {
     await this.resign();
   }
 
-  /** Asks for a run soon (coalesced with a run in progress). */
-  trigger(trigger: Trigger): void {
+  /**
+   * Asks for a run soon (coalesced with a run in progress: the scopes of the triggers that arrive
+   * meanwhile are merged into one run). No scope: every canary and guarded rollout.
+   */
+  trigger(trigger: Trigger, scope?: RunScope): void {
     if (this.stopped || !this.leaderFlag) return;
     if (this.running) {
-      this.pending = trigger;
+      this.pending = {
+        trigger,
+        scope: this.pending ? mergeScopes(this.pending.scope, scope) : scope,
+      };
       return;
     }
-    void this.run(trigger).catch((err) => this.d.log.warn({ err }, 'scheduler run failed'));
+    void this.run(trigger, undefined, scope).catch((err) => this.d.log.warn({ err }, 'scheduler run failed'));
   }
 
   private schedule(): void {
@@ -199,29 +234,49 @@ export class CanaryScheduler {
     await sql.end({ timeout: 2 }).catch(() => {});
   }
 
-  /** One evaluation of everything, serialised with any other run of this process. */
-  run(trigger: Trigger, nowMs?: number): Promise<EvaluationRecord[]> {
+  /**
+   * One evaluation of everything (or of `scope`), serialised with any other run of this process.
+   */
+  run(trigger: Trigger, nowMs?: number, scope?: RunScope): Promise<EvaluationRecord[]> {
     const previous = this.running ?? Promise.resolve([]);
     const next = previous
       .catch(() => [])
-      .then(() => this.evaluateAll(trigger, nowMs ?? Date.now()))
+      .then(() => this.evaluateAll(trigger, nowMs ?? Date.now(), scope))
       .finally(() => {
         if (this.running === next) this.running = undefined;
         const again = this.pending;
         this.pending = undefined;
-        if (again && !this.stopped) this.trigger(again);
+        if (again && !this.stopped) this.trigger(again.trigger, again.scope);
       });
     this.running = next;
     return next;
   }
 
-  private async evaluateAll(trigger: Trigger, nowMs: number): Promise<EvaluationRecord[]> {
+  private async evaluateAll(
+    trigger: Trigger,
+    nowMs: number,
+    scope: RunScope | undefined,
+  ): Promise<EvaluationRecord[]> {
     const db = this.d.database.db;
     const out: EvaluationRecord[] = [];
-    for (const env of await listEnvironments(db)) {
-      const flags = await listFlags(db, env.key);
+    // A scoped run (woken by ingest) reads only the flags it names (and the threshold flag).
+    const environments = scope ? [...scope.keys()] : (await listEnvironments(db)).map((e) => e.key);
+    for (const environment of environments) {
+      const wanted = scope?.get(environment);
+      let flags: FlagInEnvironment[];
+      if (wanted) flags = await listFlagsByKeys(db, environment, [...wanted, ENV_THRESHOLD_FLAG]);
+      else {
+        try {
+          flags = await listFlags(db, environment);
+        } catch (err) {
+          // An environment named by an ingest that no longer exists: nothing to evaluate.
+          if (scope && (err as { code?: string }).code === 'ENVIRONMENT_NOT_FOUND') continue;
+          throw err;
+        }
+      }
       const envThreshold = thresholdFromFlag(flags.find((f) => f.flag.key === ENV_THRESHOLD_FLAG)?.flag);
       for (const { flag, updatedAt } of flags) {
+        if (wanted && !wanted.has(flag.key)) continue;
         const active = flag.canary?.status === 'progressing' || flag.canary?.status === 'paused';
         const kind =
           flag.stages && flag.stages.length > 0
@@ -234,7 +289,7 @@ export class CanaryScheduler {
         if (!kind) continue;
         try {
           const record = await this.evaluateFlag(
-            env.key,
+            environment,
             flag,
             updatedAt,
             kind,
@@ -244,7 +299,7 @@ export class CanaryScheduler {
           );
           if (record) out.push(record);
         } catch (err) {
-          this.d.log.warn({ err, environment: env.key, flag: flag.key }, 'scheduler: evaluation failed');
+          this.d.log.warn({ err, environment, flag: flag.key }, 'scheduler: evaluation failed');
         }
       }
     }

@@ -5,7 +5,7 @@
 // Lock order (no deadlocks between writers): the environment rows first (lockEnvironments, key order),
 // then flag rows; a deadlock or serialization failure that still happens reruns the transaction.
 import { type Flag, initialCanaryState, validateFlag } from '@rupaya/flags-core';
-import { and, asc, desc, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client';
 import { writeTransaction } from '../db/retry';
 import { featureFlags, featureFlagsAudit, flagConfigs, outbox } from '../db/schema/index';
@@ -114,6 +114,37 @@ export async function listFlags(
       options.includeArchived
         ? eq(flagConfigs.environment, environment)
         : and(eq(flagConfigs.environment, environment), isNull(featureFlags.archivedAt)),
+    )
+    .orderBy(asc(flagConfigs.flagKey));
+  return rows.map((r) => ({
+    environment,
+    flag: toFlag(r.def, r.cfg),
+    version: r.cfg.version,
+    updatedAt: r.cfg.updatedAt.toISOString(),
+    updatedBy: r.cfg.updatedBy,
+  }));
+}
+
+/**
+ * The flags of `keys` in `environment` (archived ones left out), in key order; keys that are not
+ * flags there, or an environment that does not exist, give no row (no error).
+ */
+export async function listFlagsByKeys(
+  db: DbOrTx,
+  environment: string,
+  keys: readonly string[],
+): Promise<FlagInEnvironment[]> {
+  if (keys.length === 0) return [];
+  const rows = await db
+    .select({ def: featureFlags, cfg: flagConfigs })
+    .from(flagConfigs)
+    .innerJoin(featureFlags, eq(featureFlags.key, flagConfigs.flagKey))
+    .where(
+      and(
+        eq(flagConfigs.environment, environment),
+        inArray(flagConfigs.flagKey, [...keys]),
+        isNull(featureFlags.archivedAt),
+      ),
     )
     .orderBy(asc(flagConfigs.flagKey));
   return rows.map((r) => ({

@@ -1,6 +1,8 @@
 // Ingest of SDK metric batches: validated with core, idempotent on (instance, batch key), merged
 // into one deployment_metrics row per series window (sketches merged with core's LatencySketch),
-// gauges and flag usage upserted — all in one transaction, then a NOTIFY wakes the scheduler.
+// gauges and flag usage upserted — all in one transaction of a few statements whatever the batch
+// size (rows travel as one JSON parameter), then a NOTIFY wakes the scheduler for the batch's
+// canary and guarded flags.
 import {
   alignWindow,
   type GaugeWindow,
@@ -9,13 +11,43 @@ import {
   validateSerializedWindow,
   WindowAggregate,
 } from '@rupaya/flags-core';
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../db/client';
-import { notify } from '../db/client';
-import { deploymentMetrics, flagUsage, instanceGauges, metricBatches } from '../db/schema/index';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { type Db, type DbOrTx, queryPrepared } from '../db/client';
+import { deploymentMetrics, instanceGauges } from '../db/schema/index';
 import { errors } from '../errors';
 
 export const METRICS_CHANNEL = 'rupaya_metrics';
+/** NOTIFY payloads must stay under 8,000 bytes; past this the flag list is left out. */
+const MAX_NOTIFY_PAYLOAD_BYTES = 7_000;
+
+/** What an ingest tells the scheduler: the environment and the flags whose windows arrived. */
+export interface MetricsNotification {
+  environment: string;
+  /** Null: not listed (too many, or an older sender) — every flag of the environment. */
+  flags: string[] | null;
+}
+
+/** The NOTIFY payload of an ingest: JSON `{ environment, flags }` (flags left out when too long). */
+export function metricsNotificationPayload(environment: string, flags: readonly string[]): string {
+  const full = JSON.stringify({ environment, flags });
+  return Buffer.byteLength(full) <= MAX_NOTIFY_PAYLOAD_BYTES ? full : JSON.stringify({ environment });
+}
+
+/** Reads a payload of `metricsNotificationPayload` (a bare environment name is read as all its flags). */
+export function parseMetricsNotification(payload: string): MetricsNotification | null {
+  if (payload === '') return null;
+  try {
+    const v = JSON.parse(payload) as { environment?: unknown; flags?: unknown };
+    if (v && typeof v === 'object' && typeof v.environment === 'string') {
+      const flags =
+        Array.isArray(v.flags) && v.flags.every((f) => typeof f === 'string') ? (v.flags as string[]) : null;
+      return { environment: v.environment, flags };
+    }
+  } catch {
+    // not JSON: a bare environment name
+  }
+  return { environment: payload, flags: null };
+}
 /** Error groups stored per merged row. */
 const STORED_TOP_ERRORS = 20;
 export const MAX_WINDOWS_PER_BATCH = 2000;
@@ -114,8 +146,24 @@ function keyOf(w: SerializedWindow): SeriesKey {
   };
 }
 
+/** The columns of a stored row that make a window. */
+type WindowRow = Pick<
+  typeof deploymentMetrics.$inferSelect,
+  | 'windowStartMs'
+  | 'durationMs'
+  | 'flagKey'
+  | 'endpoint'
+  | 'requests'
+  | 'errors'
+  | 'topErrors'
+  | 'sketch'
+  | 'cohort'
+  | 'variant'
+  | 'stage'
+>;
+
 /** A stored row as core's SerializedWindow (for merging and for decisions). */
-export function rowToWindow(row: typeof deploymentMetrics.$inferSelect): SerializedWindow {
+export function rowToWindow(row: WindowRow): SerializedWindow {
   const w: SerializedWindow = {
     windowStart: row.windowStartMs,
     durationMs: row.durationMs,
@@ -157,17 +205,21 @@ export function rowValues(agg: WindowAggregate) {
   };
 }
 
-/**
- * Merges `windows` (same granularity) into deployment_metrics, creating rows as needed. Rows are
- * locked in a stable order, so concurrent ingests of the same series serialise without deadlock.
- */
-export async function mergeWindowsInto(
-  tx: DbOrTx,
+/** Rows go to the database as one JSON parameter (one statement whatever their number). */
+const jsonParam = (value: unknown) => sql`${JSON.stringify(value)}::json`;
+
+/** The series of a list of windows, each merged within the list, in key order (the lock order). */
+interface MergePlan {
+  environment: string;
+  granularity: string;
+  entries: [string, { key: SeriesKey; agg: WindowAggregate; reports: number }][];
+}
+
+function planMerge(
   environment: string,
   granularity: string,
   windows: readonly SerializedWindow[],
-): Promise<void> {
-  // Merge within the batch first: one row update per series.
+): MergePlan | null {
   const merged = new Map<string, { key: SeriesKey; agg: WindowAggregate; reports: number }>();
   for (const w of windows) {
     const key = keyOf(w);
@@ -178,102 +230,159 @@ export async function mergeWindowsInto(
       existing.reports++;
     } else merged.set(id, { key, agg: WindowAggregate.fromSerialized(w), reports: 1 });
   }
-  if (merged.size === 0) return;
+  if (merged.size === 0) return null;
   const entries = [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  // Create missing rows (empty), then lock them all in key order and merge.
-  await tx
-    .insert(deploymentMetrics)
-    .values(
-      entries.map(([, { key }]) => ({
-        environment,
-        granularity,
-        ...key,
-        topErrors: [],
-      })),
-    )
-    .onConflictDoNothing();
-  const starts = [...new Set(entries.map(([, e]) => e.key.windowStartMs))];
-  const flags = [...new Set(entries.map(([, e]) => e.key.flagKey))];
-  const rows = await tx
-    .select()
-    .from(deploymentMetrics)
-    .where(
-      and(
-        eq(deploymentMetrics.environment, environment),
-        eq(deploymentMetrics.granularity, granularity),
-        inArray(deploymentMetrics.flagKey, flags),
-        inArray(deploymentMetrics.windowStartMs, starts),
-      ),
-    )
-    .orderBy(
-      deploymentMetrics.flagKey,
-      deploymentMetrics.windowStartMs,
-      deploymentMetrics.stage,
-      deploymentMetrics.cohort,
-      deploymentMetrics.variant,
-      deploymentMetrics.endpoint,
-    )
-    .for('update');
-  const byId = new Map(rows.map((r) => [seriesId(r), r]));
-  for (const [id, { agg, reports }] of entries) {
-    const row = byId.get(id);
+  return { environment, granularity, entries };
+}
+
+/** INSERT of the plan's rows that do not exist yet (empty), in key order; `when` gates it. */
+function createRowsSql(plan: MergePlan, when?: SQL): SQL {
+  const keys = plan.entries.map(([, { key }]) => ({
+    f: key.flagKey,
+    w: key.windowStartMs,
+    d: key.durationMs,
+    s: key.stage,
+    c: key.cohort,
+    v: key.variant,
+    e: key.endpoint,
+  }));
+  return sql`insert into deployment_metrics
+      (environment, granularity, flag_key, window_start_ms, duration_ms, stage, cohort, variant, endpoint, top_errors)
+    select ${plan.environment}, ${plan.granularity}, k.f, k.w, k.d, k.s, k.c, k.v, k.e, '[]'::jsonb
+    from json_to_recordset(${jsonParam(keys)}) as k(f text, w bigint, d integer, s integer, c text, v text, e text)
+    ${when ? sql`where ${when}` : sql``}
+    on conflict do nothing`;
+}
+
+interface LockedRow extends WindowRow {
+  id: number;
+  reports: number;
+}
+
+/**
+ * Locks the rows of the plan's flags and window starts in a stable order (flag, start, stage,
+ * cohort, variant, endpoint), so concurrent merges of the same series serialise without deadlock.
+ */
+async function lockRows(tx: DbOrTx, plan: MergePlan): Promise<Map<string, LockedRow>> {
+  const starts = [...new Set(plan.entries.map(([, e]) => e.key.windowStartMs))];
+  const flags = [...new Set(plan.entries.map(([, e]) => e.key.flagKey))];
+  const rows = await queryPrepared(
+    tx,
+    sql`select id, flag_key, window_start_ms, duration_ms, stage, cohort,
+      variant, endpoint, requests, errors, sketch, top_errors, reports
+    from deployment_metrics
+    where environment = ${plan.environment} and granularity = ${plan.granularity}
+      and flag_key = any(array(select json_array_elements_text(${jsonParam(flags)})))
+      and window_start_ms = any(array(select json_array_elements_text(${jsonParam(starts)})::bigint))
+    order by flag_key, window_start_ms, stage, cohort, variant, endpoint
+    for update`,
+  );
+  const byId = new Map<string, LockedRow>();
+  for (const r of rows) {
+    const row: LockedRow = {
+      id: Number(r.id),
+      flagKey: r.flag_key as string,
+      windowStartMs: Number(r.window_start_ms),
+      durationMs: Number(r.duration_ms),
+      stage: Number(r.stage),
+      cohort: r.cohort as string,
+      variant: r.variant as string,
+      endpoint: r.endpoint as string,
+      requests: Number(r.requests),
+      errors: Number(r.errors),
+      sketch: (r.sketch ?? null) as LockedRow['sketch'],
+      topErrors: (r.top_errors ?? []) as LockedRow['topErrors'],
+      reports: Number(r.reports),
+    };
+    byId.set(seriesId(row), row);
+  }
+  return byId;
+}
+
+/** One UPDATE writing every merged row (float columns round-trip exactly through JSON numbers). */
+function updateRowsSql(plan: MergePlan, rows: Map<string, LockedRow>): SQL {
+  const updates: Record<string, unknown>[] = [];
+  for (const [id, { agg, reports }] of plan.entries) {
+    const row = rows.get(id);
     if (!row) throw new Error(`deployment_metrics row ${id} vanished during ingest`);
     if (row.sketch && row.reports > 0) agg.merge(rowToWindow(row));
-    await tx
-      .update(deploymentMetrics)
-      .set({
-        ...rowValues(agg),
-        durationMs: Math.max(row.durationMs, agg.durationMs),
-        reports: row.reports + reports,
-        updatedAt: new Date(),
-      })
-      .where(eq(deploymentMetrics.id, row.id));
+    const v = rowValues(agg);
+    updates.push({
+      id: row.id,
+      requests: v.requests,
+      errors: v.errors,
+      errorRate: v.errorRate,
+      p50: v.p50,
+      p95: v.p95,
+      p99: v.p99,
+      rps: v.rps,
+      sketch: v.sketch,
+      topErrors: v.topErrors,
+      durationMs: Math.max(row.durationMs, agg.durationMs),
+      reports: row.reports + reports,
+    });
   }
+  return sql`update deployment_metrics as m set
+      requests = u."requests", errors = u."errors", error_rate = u."errorRate",
+      p50 = u."p50", p95 = u."p95", p99 = u."p99", rps = u."rps",
+      sketch = u."sketch", top_errors = u."topErrors",
+      duration_ms = u."durationMs", reports = u."reports", updated_at = ${new Date().toISOString()}::timestamptz
+    from json_to_recordset(${jsonParam(updates)})
+      as u("id" bigint, "requests" bigint, "errors" bigint, "errorRate" double precision,
+        "p50" double precision, "p95" double precision, "p99" double precision, "rps" double precision,
+        "sketch" jsonb, "topErrors" jsonb, "durationMs" integer, "reports" integer)
+    where m.id = u."id"`;
 }
 
-async function upsertGauges(
+/**
+ * Merges `windows` (same granularity) into deployment_metrics, creating rows as needed: three
+ * statements whatever the number of series (create missing rows, lock them in key order, update).
+ */
+export async function mergeWindowsInto(
   tx: DbOrTx,
   environment: string,
-  instanceId: string,
-  gauges: readonly GaugeWindow[],
-) {
-  if (gauges.length === 0) return;
-  const greatest = (col: string) => sql.raw(`greatest(instance_gauges.${col}, excluded.${col})`);
-  await tx
-    .insert(instanceGauges)
-    .values(
-      gauges.map((g) => ({
-        environment,
-        instanceId,
-        windowStartMs: g.windowStart,
-        durationMs: g.durationMs,
-        heapUsedPercent: g.heapUsedPercent ?? null,
-        rssBytes: g.rssBytes ?? null,
-        cpuPercent: g.cpuPercent ?? null,
-        eventLoopDelayP99Ms: g.eventLoopDelayP99Ms ?? null,
-        dbPoolSaturationPercent: g.dbPoolSaturationPercent ?? null,
-        dbPoolWaiters: g.dbPoolWaiters ?? null,
-      })),
-    )
-    .onConflictDoUpdate({
-      target: [instanceGauges.environment, instanceGauges.windowStartMs, instanceGauges.instanceId],
-      set: {
-        heapUsedPercent: greatest('heap_used_percent'),
-        rssBytes: greatest('rss_bytes'),
-        cpuPercent: greatest('cpu_percent'),
-        eventLoopDelayP99Ms: greatest('event_loop_delay_p99_ms'),
-        dbPoolSaturationPercent: greatest('db_pool_saturation_percent'),
-        dbPoolWaiters: greatest('db_pool_waiters'),
-      },
-    });
+  granularity: string,
+  windows: readonly SerializedWindow[],
+): Promise<void> {
+  const plan = planMerge(environment, granularity, windows);
+  if (!plan) return;
+  await queryPrepared(tx, createRowsSql(plan));
+  await queryPrepared(tx, updateRowsSql(plan, await lockRows(tx, plan)));
 }
 
-async function upsertUsage(
-  tx: DbOrTx,
+/** Upsert of an instance's gauges (the worst value of a window wins). */
+function gaugesSql(environment: string, instanceId: string, gauges: readonly GaugeWindow[]): SQL {
+  const rows = gauges.map((g) => ({
+    w: g.windowStart,
+    d: g.durationMs,
+    heap: g.heapUsedPercent ?? null,
+    rss: g.rssBytes ?? null,
+    cpu: g.cpuPercent ?? null,
+    eld: g.eventLoopDelayP99Ms ?? null,
+    pool: g.dbPoolSaturationPercent ?? null,
+    waiters: g.dbPoolWaiters ?? null,
+  }));
+  return sql`insert into instance_gauges (environment, instance_id, window_start_ms, duration_ms,
+      heap_used_percent, rss_bytes, cpu_percent, event_loop_delay_p99_ms, db_pool_saturation_percent, db_pool_waiters)
+    select ${environment}, ${instanceId}, g.w, g.d, g.heap, g.rss, g.cpu, g.eld, g.pool, g.waiters
+    from json_to_recordset(${jsonParam(rows)})
+      as g(w bigint, d integer, heap double precision, rss double precision, cpu double precision,
+        eld double precision, pool double precision, waiters double precision)
+    on conflict (environment, window_start_ms, instance_id) do update set
+      heap_used_percent = greatest(instance_gauges.heap_used_percent, excluded.heap_used_percent),
+      rss_bytes = greatest(instance_gauges.rss_bytes, excluded.rss_bytes),
+      cpu_percent = greatest(instance_gauges.cpu_percent, excluded.cpu_percent),
+      event_loop_delay_p99_ms = greatest(instance_gauges.event_loop_delay_p99_ms, excluded.event_loop_delay_p99_ms),
+      db_pool_saturation_percent = greatest(instance_gauges.db_pool_saturation_percent, excluded.db_pool_saturation_percent),
+      db_pool_waiters = greatest(instance_gauges.db_pool_waiters, excluded.db_pool_waiters)`;
+}
+
+/** Upsert of the evaluation counts of a batch, summed per flag and variant, into the usage window. */
+function usageSql(
   environment: string,
   windowStartMs: number,
   evaluations: NonNullable<MetricsBatch['evaluations']>,
-) {
+): SQL | null {
   const sums = new Map<string, { flagKey: string; variant: string; count: number }>();
   for (const e of evaluations) {
     const variant = e.variant ?? '';
@@ -282,21 +391,23 @@ async function upsertUsage(
     if (s) s.count += e.count;
     else sums.set(id, { flagKey: e.flag, variant, count: e.count });
   }
-  if (sums.size === 0) return;
-  await tx
-    .insert(flagUsage)
-    .values([...sums.values()].map((s) => ({ environment, windowStartMs, ...s })))
-    .onConflictDoUpdate({
-      target: [flagUsage.environment, flagUsage.windowStartMs, flagUsage.flagKey, flagUsage.variant],
-      set: { count: sql`flag_usage.count + excluded.count` },
-    });
+  if (sums.size === 0) return null;
+  return sql`insert into flag_usage (environment, window_start_ms, flag_key, variant, count)
+    select ${environment}, ${windowStartMs}, u."flagKey", u."variant", u."count"
+    from json_to_recordset(${jsonParam([...sums.values()])})
+      as u("flagKey" text, "variant" text, "count" bigint)
+    on conflict (environment, window_start_ms, flag_key, variant) do update
+      set count = flag_usage.count + excluded.count`;
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
 
 /**
  * Ingests one batch for `environment` in one transaction; a duplicate (same instance and batch
- * key) changes nothing. Serialization failures and deadlocks are retried.
+ * key) changes nothing. Serialization failures and deadlocks are retried. Three statements
+ * whatever the batch holds: claim the batch key and create missing rows; lock the rows; update
+ * them, upsert gauges and usage, and NOTIFY the scheduler when a flag of the batch has stages or
+ * a guard in this environment.
  */
 export async function ingestMetricsBatch(
   db: Db,
@@ -306,30 +417,53 @@ export async function ingestMetricsBatch(
 ): Promise<IngestResult> {
   validateBatchWindows(batch);
   const nowMs = options.nowMs ?? Date.now();
+  const flags = [...new Set(batch.windows.map((w) => w.flag))];
   for (let attempt = 0; ; attempt++) {
     try {
       return await db.transaction(async (tx) => {
-        const inserted = await tx
-          .insert(metricBatches)
-          .values({
-            instanceId: batch.instanceId,
-            batchKey: batch.batchKey,
-            environment,
-            windows: batch.windows.length,
-          })
-          .onConflictDoNothing()
-          .returning({ key: metricBatches.batchKey });
-        if (inserted.length === 0) return { accepted: 0, duplicate: true, flags: [] };
-        await mergeWindowsInto(tx, environment, 'raw', batch.windows);
-        await upsertGauges(tx, environment, batch.instanceId, batch.gauges ?? []);
-        await upsertUsage(
+        // The plan holds merge state: a rerun of the transaction starts from the batch again.
+        const plan = planMerge(environment, 'raw', batch.windows);
+        const claim = sql`insert into metric_batches (instance_id, batch_key, environment, windows)
+          values (${batch.instanceId}, ${batch.batchKey}, ${environment}, ${batch.windows.length})
+          on conflict do nothing returning 1`;
+        const claimed = await queryPrepared<{ claimed: number }>(
           tx,
+          plan
+            ? sql`with claimed as (${claim}), created as (${createRowsSql(plan, sql`exists (select 1 from claimed)`)})
+                  select count(*)::int as claimed from claimed`
+            : sql`with claimed as (${claim}) select count(*)::int as claimed from claimed`,
+        );
+        if (Number(claimed[0]?.claimed ?? 0) === 0) return { accepted: 0, duplicate: true, flags: [] };
+        const writes: SQL[] = [];
+        if (plan) writes.push(updateRowsSql(plan, await lockRows(tx, plan)));
+        if (batch.gauges?.length) writes.push(gaugesSql(environment, batch.instanceId, batch.gauges));
+        const usage = usageSql(
           environment,
           alignWindow(nowMs, options.usageWindowMs),
           batch.evaluations ?? [],
         );
-        const flags = [...new Set(batch.windows.map((w) => w.flag))];
-        if (flags.length > 0) await notify(tx, METRICS_CHANNEL, environment);
+        if (usage) writes.push(usage);
+        // The writes as data-modifying CTEs of one statement, with the NOTIFY (delivered on commit)
+        // when one of the flags may be a canary or a guarded rollout here (stages or guard set):
+        // the scheduler has nothing to do for the others.
+        const notification =
+          flags.length > 0
+            ? sql`select pg_notify(${METRICS_CHANNEL}, ${metricsNotificationPayload(environment, flags)})
+                where exists (select 1 from flag_configs where environment = ${environment}
+                  and flag_key = any(array(select json_array_elements_text(${jsonParam(flags)})))
+                  and (config -> 'stages' is not null or config -> 'guard' = 'true'::jsonb))`
+            : sql`select 1`;
+        if (writes.length > 0 || flags.length > 0) {
+          await queryPrepared(
+            tx,
+            writes.length > 0
+              ? sql`with ${sql.join(
+                  writes.map((w, i) => sql`${sql.raw(`w${i}`)} as (${w})`),
+                  sql`, `,
+                )} ${notification}`
+              : notification,
+          );
+        }
         return { accepted: batch.windows.length, duplicate: false, flags };
       });
     } catch (err) {
