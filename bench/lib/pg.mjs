@@ -24,6 +24,35 @@ export function psqlScript(database, sqlText) {
   );
 }
 
+/** Runs one query in a database; returns its rows as arrays of strings (NULL → ''). */
+export function psqlQuery(database, sqlText) {
+  const out = execFileSync(
+    'psql',
+    [
+      '-h',
+      PG.host,
+      '-p',
+      PG.port,
+      '-U',
+      PG.user,
+      '-d',
+      database,
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-qAt',
+      '-F',
+      '\t',
+      '-c',
+      sqlText,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+  ).toString();
+  return out
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.split('\t'));
+}
+
 export function postgresAvailable() {
   try {
     psql('SELECT 1');
