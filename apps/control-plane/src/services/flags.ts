@@ -100,6 +100,18 @@ export function getFlagForUpdate(tx: DbOrTx, environment: string, key: string): 
   return loadOne(tx, environment, key, true);
 }
 
+type FlagRow = { def: typeof featureFlags.$inferSelect; cfg: typeof flagConfigs.$inferSelect };
+
+function inEnvironment(environment: string, r: FlagRow): FlagInEnvironment {
+  return {
+    environment,
+    flag: toFlag(r.def, r.cfg),
+    version: r.cfg.version,
+    updatedAt: r.cfg.updatedAt.toISOString(),
+    updatedBy: r.cfg.updatedBy,
+  };
+}
+
 export async function listFlags(
   db: DbOrTx,
   environment: string,
@@ -116,13 +128,7 @@ export async function listFlags(
         : and(eq(flagConfigs.environment, environment), isNull(featureFlags.archivedAt)),
     )
     .orderBy(asc(flagConfigs.flagKey));
-  return rows.map((r) => ({
-    environment,
-    flag: toFlag(r.def, r.cfg),
-    version: r.cfg.version,
-    updatedAt: r.cfg.updatedAt.toISOString(),
-    updatedBy: r.cfg.updatedBy,
-  }));
+  return rows.map((r) => inEnvironment(environment, r));
 }
 
 /**
@@ -147,13 +153,7 @@ export async function listFlagsByKeys(
       ),
     )
     .orderBy(asc(flagConfigs.flagKey));
-  return rows.map((r) => ({
-    environment,
-    flag: toFlag(r.def, r.cfg),
-    version: r.cfg.version,
-    updatedAt: r.cfg.updatedAt.toISOString(),
-    updatedBy: r.cfg.updatedBy,
-  }));
+  return rows.map((r) => inEnvironment(environment, r));
 }
 
 /** Removes `null` fields (a null in a PUT body removes the field). */

@@ -7,6 +7,7 @@ import {
   buildFlagsFile,
   diffEnvironment,
   type FlagChange,
+  type FlagsFile,
   parseFlagsFile,
   renderDiff,
   resolveEnvironment,
@@ -204,21 +205,7 @@ export const flagsCommands: Command[] = [
       "a canary's run-time state (`canary`) is written only when the flag is created.",
     async run(ctx) {
       const path = resolve(ctx.io.cwd, requireArg(ctx, 0, 'file'));
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (err) {
-        throw new UsageError(
-          `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        );
-      }
-      const parsed = parseFlagsFile(text, path);
-      if (!parsed.ok) {
-        throw new UsageError(
-          `${path} is not a valid flags file:\n${parsed.problems.map((p) => `  ${p.path || '(file)'}: ${p.message}`).join('\n')}`,
-        );
-      }
-      const { file } = parsed;
+      const file = await readFlagsFileOrUsage(path);
       const dryRun = ctx.options['dry-run'] === true;
       const reason = optionalString(ctx, 'reason');
       const client = await ctx.client();
@@ -257,3 +244,22 @@ export const flagsCommands: Command[] = [
     },
   },
 ];
+
+/** Reads and checks a flags file; a missing or invalid file is a usage error naming every problem. */
+export async function readFlagsFileOrUsage(path: string): Promise<FlagsFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const parsed = parseFlagsFile(text, path);
+  if (!parsed.ok) {
+    throw new UsageError(
+      `${path} is not a valid flags file:\n${parsed.problems.map((p) => `  ${p.path || '(file)'}: ${p.message}`).join('\n')}`,
+    );
+  }
+  return parsed.file;
+}

@@ -2,11 +2,12 @@
 // They load the control plane (`@rupaya/control-plane`) at run time, so the published CLI stays small; they
 // read the same environment variables as the control plane (DATABASE_URL, RUPAYA_DATA_DIR, ADMIN_API_TOKEN...).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CliApiError, UsageError } from '../errors';
-import { type FlagsFile, parseFlagsFile } from '../flags-file';
+import { CliApiError } from '../errors';
+import type { FlagsFile } from '../flags-file';
+import { readFlagsFileOrUsage } from './flags';
 import { type Io, printJson, progress, renderTable } from '../output';
 import type { Command } from './types';
 
@@ -188,21 +189,7 @@ export const setupCommands: Command[] = [
       let source = 'the default flags file';
       if (typeof ctx.options.file === 'string') {
         source = resolve(ctx.io.cwd, ctx.options.file);
-        let text: string;
-        try {
-          text = await readFile(source, 'utf8');
-        } catch (err) {
-          throw new UsageError(
-            `cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-          );
-        }
-        const parsed = parseFlagsFile(text, source);
-        if (!parsed.ok) {
-          throw new UsageError(
-            `${source} is not a valid flags file:\n${parsed.problems.map((p) => `  ${p.path || '(file)'}: ${p.message}`).join('\n')}`,
-          );
-        }
-        file = parsed.file;
+        file = await readFlagsFileOrUsage(source);
       }
       const storage = storageOptions(cp, ctx.io);
       const done = progress(ctx.io, `seeding ${describeStorage(storage)}`, ctx.global.json);
