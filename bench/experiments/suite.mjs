@@ -5,9 +5,9 @@
 // Then ingest: real @rupaya/flags-node clients in child processes (ingest-worker.mjs) send exposures
 // and tracked events at a fixed total rate to a fresh control plane on Postgres; every record is
 // accounted for in the database afterwards.
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { runWorker } from '../lib/child.mjs';
 import { fmt, table } from '../lib/format.mjs';
 import { createDatabase, postgresAvailable, psqlQuery, psqlScript } from '../lib/pg.mjs';
 import { cpuMicros } from '../lib/proc.mjs';
@@ -62,32 +62,22 @@ async function timed(fn) {
   return { ms: performance.now() - t0, value };
 }
 
-/** Runs one ingest worker; resolves with its JSON result line. */
-function runIngestWorker(args, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [ingestWorker, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? ''));
-      } catch {
-        resolve({
-          ok: false,
-          error: `ingest worker exited (${signal ?? code}): ${(err || out).trim().slice(-600)}`,
-        });
-      }
-    });
-  });
-}
+/** The 4-variant, 3-metric experiment both parts of the suite create (key and environment aside). */
+const EXPERIMENT_DEFINITION = {
+  type: 'string',
+  enabled: true,
+  variants: VARIANTS.map((v) => ({ key: v, value: v, weight: 25_000 })),
+  defaultVariant: 'control',
+  offVariant: 'control',
+  experiment: {
+    primaryMetric: { event: 'purchase', kind: 'conversion', direction: 'increase' },
+    secondaryMetrics: [
+      { event: 'revenue', kind: 'mean', direction: 'increase' },
+      { event: 'clicks', kind: 'count', direction: 'increase' },
+    ],
+    minimumDetectableEffect: 0.05,
+  },
+};
 
 /** User + system CPU of the database's Postgres backends (those alive now), by pid. */
 function backendCpu(database) {
@@ -110,19 +100,7 @@ export async function measureIngest(log) {
     const admin = adminClient(server.url, server.adminToken);
     await admin.post(`/api/admin/deployment/feature-flags?environment=${ENV}`, {
       key: INGEST_KEY,
-      type: 'string',
-      enabled: true,
-      variants: VARIANTS.map((v) => ({ key: v, value: v, weight: 25_000 })),
-      defaultVariant: 'control',
-      offVariant: 'control',
-      experiment: {
-        primaryMetric: { event: 'purchase', kind: 'conversion', direction: 'increase' },
-        secondaryMetrics: [
-          { event: 'revenue', kind: 'mean', direction: 'increase' },
-          { event: 'clicks', kind: 'count', direction: 'increase' },
-        ],
-        minimumDetectableEffect: 0.05,
-      },
+      ...EXPERIMENT_DEFINITION,
     });
     const sdkKey = await admin.sdkKey(ENV);
     const pgBefore = backendCpu(db.name);
@@ -133,9 +111,10 @@ export async function measureIngest(log) {
     const startAt = String(Date.now() + 5000);
     const workers = await Promise.all(
       Array.from({ length: INGEST_CLIENTS }, (_, i) =>
-        runIngestWorker(
+        runWorker(
+          ingestWorker,
           [server.url, sdkKey, INGEST_KEY, String(i), String(perClient), String(INGEST_SECONDS), startAt],
-          (INGEST_SECONDS + 120) * 1000,
+          { timeoutMs: (INGEST_SECONDS + 120) * 1000, nodeArgs: [] },
         ),
       ),
     );
@@ -323,19 +302,7 @@ export async function run({ log }) {
     const admin = adminClient(server.url, server.adminToken);
     await admin.post(`/api/admin/deployment/feature-flags?environment=${ENV}`, {
       key: KEY,
-      type: 'string',
-      enabled: true,
-      variants: VARIANTS.map((v) => ({ key: v, value: v, weight: 25_000 })),
-      defaultVariant: 'control',
-      offVariant: 'control',
-      experiment: {
-        primaryMetric: { event: 'purchase', kind: 'conversion', direction: 'increase' },
-        secondaryMetrics: [
-          { event: 'revenue', kind: 'mean', direction: 'increase' },
-          { event: 'clicks', kind: 'count', direction: 'increase' },
-        ],
-        minimumDetectableEffect: 0.05,
-      },
+      ...EXPERIMENT_DEFINITION,
     });
     const seed = await timed(async () => psqlScript(db.name, seedScript()));
     log(`  seeded ${UNITS.toLocaleString('en-US')} units (SQL) in ${(seed.ms / 1000).toFixed(1)} s`);
