@@ -1,2 +1,3 @@
 export * from './sketch';
 export * from './window';
+export * from './units';

@@ -17,6 +17,17 @@ export interface SerializedSketch {
   max: number;
 }
 
+/**
+ * A serialised distinct-unit sketch (HyperLogLog, see `units.ts`): 2^p registers, base64 in
+ * `data` — `sparse`: 3 bytes per set register (`index << 6 | rank`, big-endian, ascending index);
+ * `dense`: every register in 6 bits, big-endian.
+ */
+export interface SerializedUnitSketch {
+  p: number;
+  encoding: 'sparse' | 'dense';
+  data: string;
+}
+
 /** Errors of a window grouped by endpoint and status, top-k by count. */
 export interface ErrorGroup {
   endpoint: string;
@@ -42,6 +53,12 @@ export interface SerializedWindow {
   /** Top errors by endpoint and status (k = 10). */
   topErrors: ErrorGroup[];
   latency: SerializedSketch;
+  /**
+   * Distinct unit keys served this series' flag and cohort/variant in the window (optional; older
+   * SDKs omit it). Counted per (flag, cohort/variant, stage) across endpoints, so an SDK sends it on
+   * one of the series' endpoint windows; merged windows hold the union.
+   */
+  units?: SerializedUnitSketch;
 }
 
 /** Resource gauges of one SDK instance for one window (any may be absent). */

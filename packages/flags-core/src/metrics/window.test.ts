@@ -129,6 +129,34 @@ describe('WindowAggregate', () => {
     expect(merged.summary()).toEqual(all.summary());
   });
 
+  it('units: distinct unit keys per window, union on merge, carried through serialisation', () => {
+    const a = new WindowAggregate(key);
+    const b = new WindowAggregate({ ...key, endpoint: 'POST /pay' });
+    for (let i = 0; i < 300; i++) {
+      a.record(5);
+      a.recordUnit(`user-${i % 30}`); // 300 requests from 30 units
+    }
+    for (let i = 20; i < 50; i++) b.recordUnit(`user-${i}`);
+    expect(Math.round(a.unitCount!)).toBe(30);
+    expect(new WindowAggregate(key).summary().units).toBeNull();
+    const wire = JSON.parse(JSON.stringify(a.toSerialized())) as SerializedWindow;
+    expect(wire.units).toMatchObject({ p: 12, encoding: 'sparse' });
+    expect(validateSerializedWindow(wire)).toEqual([]);
+    expect(WindowAggregate.fromSerialized(wire).summary()).toEqual(a.summary());
+    // Union over windows, whichever endpoint row carries them (users 0–49).
+    const merged = mergeWindows([wire, b.toSerialized(), new WindowAggregate(key).toSerialized()], {
+      endpoint: '*',
+    })!;
+    expect(Math.round(merged.summary().units!)).toBe(50);
+    expect(merged.requests).toBe(300);
+    // A window without units merged into one with units keeps them; into one without, adds them.
+    const plain = new WindowAggregate(key).merge(wire);
+    expect(Math.round(plain.unitCount!)).toBe(30);
+    expect(() =>
+      new WindowAggregate(key).merge({ ...wire, units: { p: 1, encoding: 'dense', data: '' } }),
+    ).toThrow(/units\.p/);
+  });
+
   it('merging later windows widens the span: rps is over the covered time', () => {
     const a = new WindowAggregate(key);
     const b = new WindowAggregate({ ...key, windowStart: key.windowStart + 10_000 });
@@ -195,6 +223,8 @@ describe('validateSerializedWindow', () => {
       [{ ...good(), topErrors: [{ endpoint: 'a', status: 500, count: -2 }] }, 'window.topErrors[0].count'],
       [{ ...good(), latency: { ...new LatencySketch().serialize(), alpha: 2 } }, 'window.latency.alpha'],
       [{ ...good(), latency: undefined }, 'window.latency'],
+      [{ ...good(), units: { p: 12, encoding: 'sparse', data: '!!' } }, 'window.units.data'],
+      [{ ...good(), units: 'x' }, 'window.units'],
     ];
     for (const [input, path] of cases) {
       expect(validateSerializedWindow(input).map((e) => e.path)).toContain(path);

@@ -9,6 +9,17 @@ import {
   validateSerializedSketch,
 } from './sketch';
 import type { ErrorGroup, SerializedWindow } from './types';
+import {
+  addUnit,
+  createUnitSketch,
+  estimateUnits,
+  mergeUnitSketches,
+  mergeUnitSketchInto,
+  parseUnitSketch,
+  serializeUnitSketch,
+  type UnitSketch,
+  validateSerializedUnitSketch,
+} from './units';
 
 /** Error groups kept per window while aggregating (space-saving heavy hitters). */
 export const DEFAULT_ERROR_GROUP_CAPACITY = 64;
@@ -51,6 +62,8 @@ export interface WindowSummary {
   p95: number | null;
   p99: number | null;
   topErrors: ErrorGroup[];
+  /** Estimated distinct units (HyperLogLog); null when the window carries no unit sketch. */
+  units: number | null;
 }
 
 export interface WindowAggregateOptions extends LatencySketchOptions {
@@ -82,6 +95,8 @@ export class WindowAggregate {
   requests = 0;
   errors = 0;
   readonly latency: LatencySketch;
+  /** Distinct unit keys (`recordUnit`, or merged in); undefined when none were reported. */
+  units: UnitSketch | undefined;
   private readonly errorCapacity: number;
   private readonly errorGroups = new Map<string, ErrorGroup>();
 
@@ -94,6 +109,7 @@ export class WindowAggregate {
     this.windowStart = key.windowStart;
     this.durationMs = key.durationMs;
     this.latency = new LatencySketch(options);
+    this.units = undefined;
     this.errorCapacity = Math.max(1, options.errorGroupCapacity ?? DEFAULT_ERROR_GROUP_CAPACITY);
   }
 
@@ -105,6 +121,12 @@ export class WindowAggregate {
       this.errors++;
       this.addErrorGroup(outcome.endpoint ?? this.endpoint, outcome.status ?? 0, 1);
     }
+  }
+
+  /** Count one unit key in the window's distinct-unit sketch (created on first use). */
+  recordUnit(unitKey: string): void {
+    this.units ??= createUnitSketch();
+    addUnit(this.units, unitKey);
   }
 
   /**
@@ -120,9 +142,30 @@ export class WindowAggregate {
     this.requests += other.requests;
     this.errors += other.errors;
     this.latency.merge(sketch);
+    this.mergeUnits(other);
     const groups = other instanceof WindowAggregate ? other.errorGroups.values() : other.topErrors;
     for (const g of groups) this.addErrorGroup(g.endpoint, g.status, g.count);
     return this;
+  }
+
+  /** Union of the other window's units with this one's (a serialised sketch is parsed first). */
+  private mergeUnits(other: WindowAggregate | SerializedWindow): void {
+    let units: UnitSketch | undefined;
+    if (other instanceof WindowAggregate) units = other.units;
+    else if (other.units !== undefined) {
+      const parsed = parseUnitSketch(other.units);
+      if (!parsed.ok) throw new RangeError(`${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`);
+      units = parsed.sketch;
+    }
+    if (!units) return;
+    if (!this.units) this.units = { p: units.p, registers: units.registers.slice() };
+    else if (this.units.p === units.p) mergeUnitSketchInto(this.units, units);
+    else this.units = mergeUnitSketches(this.units, units);
+  }
+
+  /** Estimated distinct units; null when no unit sketch was recorded or merged. */
+  get unitCount(): number | null {
+    return this.units ? estimateUnits(this.units) : null;
   }
 
   /** errors / requests in [0, 1]; null without requests. */
@@ -160,6 +203,7 @@ export class WindowAggregate {
       p95: this.quantile(0.95),
       p99: this.quantile(0.99),
       topErrors: this.topErrors(topK),
+      units: this.unitCount,
     };
   }
 
@@ -177,6 +221,7 @@ export class WindowAggregate {
     if (this.cohort !== undefined) out.cohort = this.cohort;
     if (this.variant !== undefined) out.variant = this.variant;
     if (this.stage !== undefined) out.stage = this.stage;
+    if (this.units !== undefined) out.units = serializeUnitSketch(this.units);
     return out;
   }
 
@@ -312,5 +357,6 @@ export function validateSerializedWindow(data: unknown, path = 'window'): Metric
     });
   }
   errors.push(...validateSerializedSketch(w.latency, `${path}.latency`));
+  if (w.units !== undefined) errors.push(...validateSerializedUnitSketch(w.units, `${path}.units`));
   return errors;
 }
