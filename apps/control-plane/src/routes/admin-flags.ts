@@ -113,8 +113,11 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
         environmentOf(request),
       );
       await refreshSnapshots(app, result.revisions);
+      // Created in every environment: named, like the outbox event, so listeners can scope by environment.
       app.events.emit('flag.created', {
         key: result.flag.key,
+        environments: Object.keys(result.revisions),
+        version: 1,
         actor: actorOf(request),
         revisions: result.revisions,
       });
@@ -196,7 +199,12 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
       const { reason } = request.query as { reason?: string };
       const result = await archiveFlag(app.db, { key, actor: actorOf(request), reason });
       await refreshSnapshots(app, result.revisions);
-      app.events.emit('flag.archived', { key, actor: actorOf(request), revisions: result.revisions });
+      app.events.emit('flag.archived', {
+        key,
+        environments: Object.keys(result.revisions),
+        actor: actorOf(request),
+        revisions: result.revisions,
+      });
       return { key, archived: true, archivedAt: result.archivedAt, revisions: result.revisions };
     },
   );

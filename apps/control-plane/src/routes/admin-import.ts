@@ -55,9 +55,15 @@ export async function importFlags(
     reason?: string | undefined;
     dryRun: boolean;
   },
-): Promise<{ changes: ImportChange[]; revisions: Record<string, number> }> {
+): Promise<{
+  changes: ImportChange[];
+  revisions: Record<string, number>;
+  /** Per created flag: the revision it landed in, per environment (a create spans every environment). */
+  created: Record<string, Record<string, number>>;
+}> {
   let changes: ImportChange[] = [];
   let revisions: Record<string, number> = {};
+  let created: Record<string, Record<string, number>> = {};
   const note = (r: Record<string, number>) => {
     for (const [env, rev] of Object.entries(r)) revisions[env] = Math.max(revisions[env] ?? 0, rev);
   };
@@ -66,6 +72,7 @@ export async function importFlags(
       // A rerun (after a deadlock) starts over.
       changes = [];
       revisions = {};
+      created = {};
       // Creates touch every environment: lock them all first, in key order (the flags service's lock order).
       await lockEnvironments(txRaw);
       // The flags service opens its own (nested, savepoint) transactions inside this one. Its writes
@@ -81,12 +88,13 @@ export async function importFlags(
             const current = await findFlag(tx, environment, key);
             if (!current) {
               const { canary: _state, version: _version, ...body } = want;
-              const created = await createFlag(
+              const made = await createFlag(
                 tx,
                 { body, actor: input.actor, reason: input.reason, batch },
                 environment,
               );
-              note(created.revisions);
+              note(made.revisions);
+              created[key] = made.revisions;
               changes.push({
                 environment,
                 key,
@@ -131,9 +139,9 @@ export async function importFlags(
     });
   } catch (err) {
     if (!(err instanceof DryRunRollback)) throw err;
-    return { changes, revisions: {} };
+    return { changes, revisions: {}, created: {} };
   }
-  return { changes, revisions };
+  return { changes, revisions, created };
 }
 
 export default async function adminImportRoutes(app: FastifyInstance): Promise<void> {
@@ -182,7 +190,16 @@ export default async function adminImportRoutes(app: FastifyInstance): Promise<v
       if (!dryRun) {
         await Promise.all(Object.keys(result.revisions).map((env) => app.snapshots.refresh(env)));
         for (const c of result.changes) {
-          if (c.action === 'create') app.events.emit('flag.created', { key: c.key, actor });
+          if (c.action === 'create') {
+            const revisions = result.created[c.key] ?? {};
+            app.events.emit('flag.created', {
+              key: c.key,
+              environments: Object.keys(revisions),
+              version: 1,
+              actor,
+              revisions,
+            });
+          }
           if (c.action === 'update')
             app.events.emit('flag.updated', { key: c.key, environment: c.environment, actor });
         }

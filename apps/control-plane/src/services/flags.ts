@@ -238,7 +238,12 @@ export async function createFlag(
         revision: revisions[env],
       });
     }
-    await tx.insert(outbox).values({ topic: 'flag.created', payload: { key: flag.key, actor: input.actor } });
+    // One event for the whole create: it spans every environment (the column stays null), and names
+    // them, so a webhook scoped to one of them receives it (services/webhooks.ts).
+    await tx.insert(outbox).values({
+      topic: 'flag.created',
+      payload: { key: flag.key, environments: envKeys, version: 1, revisions, actor: input.actor },
+    });
     const view = await loadOne(tx, viewEnvironment, flag.key, false);
     return { ...view, revisions };
   });
@@ -369,9 +374,15 @@ export async function archiveFlag(
         revision: revisions[cfg.environment],
       });
     }
-    await tx
-      .insert(outbox)
-      .values({ topic: 'flag.archived', payload: { key: input.key, actor: input.actor } });
+    await tx.insert(outbox).values({
+      topic: 'flag.archived',
+      payload: {
+        key: input.key,
+        environments: cfgs.map((c) => c.environment),
+        revisions,
+        actor: input.actor,
+      },
+    });
     return { key: input.key, archivedAt: now.toISOString(), revisions };
   });
 }

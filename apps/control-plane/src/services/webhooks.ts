@@ -174,8 +174,15 @@ export async function listDeliveries(db: DbOrTx, webhookId: string, limit = 100)
   }));
 }
 
-const matches = (hook: typeof webhooks.$inferSelect, event: string, environment: string | null) =>
-  (hook.environment === null || hook.environment === environment) &&
+/** The environments an event is about: its own, or (flag.created/flag.archived span several) the payload's list. */
+function eventEnvironments(e: typeof outbox.$inferSelect): readonly (string | null)[] {
+  if (e.environment !== null) return [e.environment];
+  const listed = (e.payload as { environments?: unknown } | null)?.environments;
+  return Array.isArray(listed) ? listed.filter((x): x is string => typeof x === 'string') : [null];
+}
+
+const matches = (hook: typeof webhooks.$inferSelect, event: string, e: typeof outbox.$inferSelect) =>
+  (hook.environment === null || eventEnvironments(e).includes(hook.environment)) &&
   (hook.events.includes('*') ||
     hook.events.includes(event) ||
     hook.events.some((e) => e.endsWith('.*') && event.startsWith(e.slice(0, -1))));
@@ -218,7 +225,7 @@ export class WebhookDeliverer {
       for (const e of events) {
         const name = eventName(e.topic);
         for (const h of hooks)
-          if (matches(h, name, e.environment)) rows.push({ outboxId: e.id, webhookId: h.id, topic: name });
+          if (matches(h, name, e)) rows.push({ outboxId: e.id, webhookId: h.id, topic: name });
       }
       if (rows.length > 0) await tx.insert(webhookDeliveries).values(rows).onConflictDoNothing();
       await tx
@@ -275,7 +282,8 @@ export class WebhookDeliverer {
     const body = renderBody(h.format as WebhookFormat, {
       id: e.id,
       event: d.topic,
-      environment: e.environment,
+      // An event spanning several environments names, to a hook scoped to one, that environment.
+      environment: e.environment ?? h.environment,
       createdAt: e.createdAt.toISOString(),
       payload: e.payload,
     });
