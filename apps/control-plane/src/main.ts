@@ -3,9 +3,6 @@
 // admin token, shuts down gracefully on SIGTERM/SIGINT.
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig, resolveDataDir } from './config';
-import { DataDirInUseError } from './db/client';
-import { DefaultFlagsFileError } from './services/default-flags';
-import { startWithConfig } from './start';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -20,8 +17,11 @@ async function main(): Promise<void> {
   }
   // The server process only (never an embedding process, e.g. tests): V8 grows the young generation up
   // to 3 × 16 MB under allocation bursts and never gives it back; a factor of 1 keeps it at its initial
-  // size. Measured: idle RSS on Postgres 116 → 95 MB (bench/README.md, control-plane suite).
+  // size. It must be set before the server's modules load: loading them (Fastify, drizzle, the drivers)
+  // is itself such a burst, which grew the young generation to 2 × 8 MB when they were static imports.
+  // Measured: idle RSS on Postgres with 1,000 flags 107 → see bench/README.md (control-plane suite).
   if (config.leanHeap) setFlagsFromString('--semi-space-growth-factor=1');
+  const { startWithConfig } = await import('./start');
   const running = await startWithConfig({ ...config, dataDir: resolveDataDir(config) });
   const storage = config.databaseUrl
     ? `Postgres (${running.db.location})`
@@ -50,7 +50,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((err) => {
+main().catch(async (err) => {
+  const [{ DataDirInUseError }, { DefaultFlagsFileError }] = await Promise.all([
+    import('./db/client'),
+    import('./services/default-flags'),
+  ]);
   if (err instanceof ConfigError) console.error(`Invalid configuration: ${err.message}`);
   else if (err instanceof DataDirInUseError || err instanceof DefaultFlagsFileError)
     console.error(err.message);
