@@ -8,6 +8,7 @@ import {
   type Flag,
   type FlagValue,
   type Snapshot,
+  unitKeyOf,
   type Widen,
 } from '@rupaya/flags-core';
 import type { Agent } from 'undici';
@@ -277,10 +278,12 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     if (metrics) metrics.recordEvaluation(key, result.variant);
     if (result.cohort === undefined && !result.inExperiment) return;
     if (scope) {
+      // The unit key as core bucketed it (the flag's bucketBy attribute), for the window's distinct units.
+      const unit = meta ? unitKeyOf(context, meta.bucketBy) : undefined;
       if (result.inExperiment && result.variant !== null) {
-        scope.add({ flag: key, variant: result.variant });
+        scope.add({ flag: key, variant: result.variant, unit });
       } else {
-        scope.add({ flag: key, cohort: result.cohort, stage: meta?.stage });
+        scope.add({ flag: key, cohort: result.cohort, stage: meta?.stage, unit });
       }
     }
     if (metrics && result.inExperiment && result.variant !== null && meta) {

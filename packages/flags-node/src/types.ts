@@ -67,6 +67,11 @@ export interface ServedFlag {
   cohort?: Cohort | string;
   variant?: string;
   stage?: number;
+  /**
+   * The request's unit key for this flag (its `bucketBy` attribute, `userId` by default): counted
+   * once per window in the distinct units of (flag, cohort or variant, stage). Absent: not counted.
+   */
+  unit?: string | undefined;
 }
 
 export interface RequestRecord {

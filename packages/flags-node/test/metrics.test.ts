@@ -1,9 +1,18 @@
-import { type MetricsBatch, type SerializedWindow, alignWindow, LatencySketch } from '@rupaya/flags-core';
+import {
+  alignWindow,
+  type Flag,
+  LatencySketch,
+  type MetricsBatch,
+  mergeWindows,
+  type SerializedWindow,
+} from '@rupaya/flags-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MetricsReporter } from '../src/metrics/reporter';
 import { createAgent } from '../src/sync/http';
 import type { MetricsOptions } from '../src/types';
-import { captureLogger, LoopbackServer } from './helpers';
+import { createClient } from '../src/index';
+import { RequestFlags } from '../src/request';
+import { captureLogger, LoopbackServer, makeSnapshot } from './helpers';
 
 let server: LoopbackServer;
 let url: string;
@@ -100,6 +109,97 @@ describe('request metrics', () => {
     expect(merged.quantile(0.99)).toBeGreaterThan(98 * 0.99);
     expect(merged.quantile(0.99)).toBeLessThan(100 * 1.01);
     expect(windows.some((w) => w.endpoint === 'GET /health')).toBe(false);
+  });
+
+  it('counts distinct units per (flag, cohort or variant, stage) across endpoints, sent on one window', async () => {
+    acceptAll();
+    const { r } = reporter({ windowMs: 100_000 });
+    // 600 requests from 20 treatment users over 3 endpoints; 5 control users; anonymous requests.
+    for (let i = 0; i < 600; i++) {
+      r.recordRequest({
+        route: `/r${i % 3}`,
+        method: 'GET',
+        status: 200,
+        durationMs: 2,
+        served: [{ flag: 'canary.pay', cohort: 'treatment', stage: 1, unit: `u${i % 20}` }],
+      });
+    }
+    for (let i = 0; i < 50; i++) {
+      r.recordRequest({
+        route: '/r0',
+        method: 'GET',
+        status: 200,
+        durationMs: 2,
+        served: [{ flag: 'canary.pay', cohort: 'control', stage: 1, unit: `c${i % 5}` }],
+      });
+    }
+    r.recordRequest({
+      route: '/r0',
+      method: 'GET',
+      status: 200,
+      durationMs: 2,
+      served: [{ flag: 'canary.pay', cohort: 'none', stage: 1 }],
+    });
+    await r.close();
+    const windows = metricsBatches().flatMap((b) => b.windows);
+    const treatment = windows.filter((w) => w.cohort === 'treatment');
+    expect(treatment).toHaveLength(3);
+    // One sketch per series: on exactly one of its endpoint windows (payload stays one sketch per series).
+    expect(treatment.filter((w) => w.units !== undefined)).toHaveLength(1);
+    expect(treatment.find((w) => w.units)?.units).toMatchObject({ p: 12, encoding: 'sparse' });
+    const units = (cohort: string) =>
+      mergeWindows(windows.filter((w) => w.cohort === cohort))?.summary().units ?? null;
+    expect(Math.round(units('treatment')!)).toBe(20);
+    expect(Math.round(units('control')!)).toBe(5);
+    expect(units('none')).toBeNull(); // no unit key: no sketch at all
+    const sparseBytes = JSON.stringify(treatment.find((w) => w.units)?.units).length;
+    expect(sparseBytes).toBeLessThan(150); // 20 units ≈ 80 base64 chars
+  });
+
+  it('a request through RequestFlags carries the unit key of the flag (bucketBy), not always userId', async () => {
+    acceptAll();
+    const stages = [
+      { percent: 50, minDurationSec: 60 },
+      { percent: 100, minDurationSec: 0 },
+    ];
+    const flag = (key: string, bucketBy?: string): Flag => ({
+      key,
+      type: 'boolean',
+      enabled: true,
+      ...(bucketBy ? { bucketBy } : {}),
+      stages,
+      canary: { stage: 0, status: 'progressing', stageStartedAt: '2026-01-01T00:00:00Z' },
+    });
+    const snapshot = makeSnapshot(1, [flag('canary.user'), flag('canary.org', 'orgId')], {
+      metricsWindowMs: 100_000,
+    });
+    const c = createClient({
+      url,
+      sdkKey: 'k',
+      streaming: false,
+      pollIntervalMs: 60_000,
+      bootstrap: snapshot,
+      logger: captureLogger(),
+      metrics: { flushIntervalMs: 60_000, gauges: false },
+    });
+    try {
+      // 200 requests: 100 users in 4 orgs.
+      for (let i = 0; i < 200; i++) {
+        const req = new RequestFlags(c, () => ({ userId: `user-${i % 100}`, orgId: `org-${i % 4}` }));
+        req.isEnabled('canary.user');
+        req.isEnabled('canary.org');
+        expect(req.scope.served.map((s) => s.unit)).toEqual([`user-${i % 100}`, `org-${i % 4}`]);
+        req.record('/x', 'GET', 200, 1);
+      }
+    } finally {
+      await c.close();
+    }
+    const windows = metricsBatches().flatMap((b) => b.windows);
+    const unitsOf = (flagKey: string) =>
+      Math.round(mergeWindows(windows.filter((w) => w.flag === flagKey))!.summary().units!);
+    // An estimate (standard error 1.6%): exact for a few units, within a couple at 100.
+    expect(Math.abs(unitsOf('canary.user') - 100)).toBeLessThanOrEqual(3);
+    expect(unitsOf('canary.org')).toBe(4);
   });
 
   it('sends only closed windows on a regular flush', async () => {

@@ -1,5 +1,8 @@
 import {
+  addUnit,
   alignWindow,
+  createUnitSketch,
+  type UnitSketch,
   WindowAggregate,
   type EventBatch,
   type ExposureBatch,
@@ -39,12 +42,16 @@ const DEFAULT_WINDOW_MS = 10_000;
  * Aggregates requests, evaluations, exposures and events in memory (no I/O on the request path)
  * and sends them in batches on a timer. Requests go into aligned windows per (flag, cohort or
  * variant, endpoint), each a count plus a latency sketch: fixed size whatever the request rate.
+ * Distinct units are counted per (flag, cohort or variant, stage) across endpoints, in one
+ * HyperLogLog sketch shared by the series' endpoint windows and sent on one of them.
  */
 export class MetricsReporter {
   private readonly outbox: Outbox;
   private readonly backoff: Backoff;
   private readonly sampler: GaugeSampler | undefined;
   private readonly windows = new Map<string, WindowAggregate>();
+  /** Unit sketch of each (window, flag, cohort/variant, stage), shared by its endpoint windows. */
+  private readonly unitSeries = new Map<string, { sketch: UnitSketch; end: number }>();
   private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
   private evaluations = new Map<string, Map<string | null, number>>();
   private exposures: Exposure[] = [];
@@ -120,7 +127,19 @@ export class MetricsReporter {
       // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
       const error = record.status >= 500;
       series.record(Math.max(0, record.durationMs), error ? { error, status: record.status } : undefined);
+      if (served.unit) addUnit((series.units ??= this.unitSketchOf(series)), served.unit);
     }
+  }
+
+  /** The unit sketch of `series`' (window, flag, cohort/variant, stage): once per endpoint window. */
+  private unitSketchOf(series: WindowAggregate): UnitSketch {
+    const key = `${series.windowStart}\u0000${series.flag}\u0000${series.cohort ?? ''}\u0000${series.variant ?? ''}\u0000${series.stage ?? ''}`;
+    let entry = this.unitSeries.get(key);
+    if (!entry) {
+      entry = { sketch: createUnitSketch(), end: series.windowStart + series.durationMs };
+      this.unitSeries.set(key, entry);
+    }
+    return entry.sketch;
   }
 
   recordEvaluation(flag: string, variant: string | null): void {
@@ -188,12 +207,19 @@ export class MetricsReporter {
       this.gauges.set(start, { durationMs, sample: prev ? mergeGaugeSamples(prev.sample, sample) : sample });
     }
     const windows: SerializedWindow[] = [];
+    // A series' endpoint windows share one unit sketch: it is sent with the first of them only.
+    const sentUnits = new Set<UnitSketch>();
     for (const [key, series] of this.windows) {
       if (final || series.windowStart + series.durationMs <= now) {
+        if (series.units) {
+          if (sentUnits.has(series.units)) series.units = undefined;
+          else sentUnits.add(series.units);
+        }
         windows.push(series.toSerialized());
         this.windows.delete(key);
       }
     }
+    for (const [key, entry] of this.unitSeries) if (final || entry.end <= now) this.unitSeries.delete(key);
     const gauges: GaugeWindow[] = [];
     for (const [start, g] of this.gauges) {
       if (final || start + g.durationMs <= now) {
