@@ -8,6 +8,7 @@ import {
   type GaugeWindow,
   type MetricsBatch,
   type SerializedWindow,
+  serializeUnitSketch,
   validateSerializedWindow,
   WindowAggregate,
 } from '@rupaya/flags-core';
@@ -157,6 +158,7 @@ type WindowRow = Pick<
   | 'errors'
   | 'topErrors'
   | 'sketch'
+  | 'unitSketch'
   | 'cohort'
   | 'variant'
   | 'stage'
@@ -186,6 +188,7 @@ export function rowToWindow(row: WindowRow): SerializedWindow {
   if (row.cohort !== '') w.cohort = row.cohort;
   if (row.variant !== '') w.variant = row.variant;
   if (row.stage >= 0) w.stage = row.stage;
+  if (row.unitSketch) w.units = row.unitSketch;
   return w;
 }
 
@@ -202,6 +205,8 @@ export function rowValues(agg: WindowAggregate) {
     rps: s.rps,
     sketch: agg.latency.serialize(),
     topErrors: s.topErrors,
+    unitSketch: agg.units ? serializeUnitSketch(agg.units) : null,
+    units: s.units === null ? null : Math.round(s.units),
   };
 }
 
@@ -269,7 +274,7 @@ async function lockRows(tx: DbOrTx, plan: MergePlan): Promise<Map<string, Locked
   const rows = await queryPrepared(
     tx,
     sql`select id, flag_key, window_start_ms, duration_ms, stage, cohort,
-      variant, endpoint, requests, errors, sketch, top_errors, reports
+      variant, endpoint, requests, errors, sketch, unit_sketch, top_errors, reports
     from deployment_metrics
     where environment = ${plan.environment} and granularity = ${plan.granularity}
       and flag_key = any(array(select json_array_elements_text(${jsonParam(flags)})))
@@ -291,6 +296,7 @@ async function lockRows(tx: DbOrTx, plan: MergePlan): Promise<Map<string, Locked
       requests: Number(r.requests),
       errors: Number(r.errors),
       sketch: (r.sketch ?? null) as LockedRow['sketch'],
+      unitSketch: (r.unit_sketch ?? null) as LockedRow['unitSketch'],
       topErrors: (r.top_errors ?? []) as LockedRow['topErrors'],
       reports: Number(r.reports),
     };
@@ -318,6 +324,8 @@ function updateRowsSql(plan: MergePlan, rows: Map<string, LockedRow>): SQL {
       rps: v.rps,
       sketch: v.sketch,
       topErrors: v.topErrors,
+      unitSketch: v.unitSketch,
+      units: v.units,
       durationMs: Math.max(row.durationMs, agg.durationMs),
       reports: row.reports + reports,
     });
@@ -325,12 +333,12 @@ function updateRowsSql(plan: MergePlan, rows: Map<string, LockedRow>): SQL {
   return sql`update deployment_metrics as m set
       requests = u."requests", errors = u."errors", error_rate = u."errorRate",
       p50 = u."p50", p95 = u."p95", p99 = u."p99", rps = u."rps",
-      sketch = u."sketch", top_errors = u."topErrors",
+      sketch = u."sketch", top_errors = u."topErrors", unit_sketch = u."unitSketch", units = u."units",
       duration_ms = u."durationMs", reports = u."reports", updated_at = ${new Date().toISOString()}::timestamptz
     from json_to_recordset(${jsonParam(updates)})
       as u("id" bigint, "requests" bigint, "errors" bigint, "errorRate" double precision,
         "p50" double precision, "p95" double precision, "p99" double precision, "rps" double precision,
-        "sketch" jsonb, "topErrors" jsonb, "durationMs" integer, "reports" integer)
+        "sketch" jsonb, "topErrors" jsonb, "unitSketch" jsonb, "units" bigint, "durationMs" integer, "reports" integer)
     where m.id = u."id"`;
 }
 

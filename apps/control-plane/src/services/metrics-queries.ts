@@ -6,6 +6,7 @@ import {
   type Flag,
   mergeWindows,
   type SerializedWindow,
+  unitSketchStandardError,
   WindowAggregate,
 } from '@rupaya/flags-core';
 import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
@@ -49,11 +50,22 @@ function mergeCohort(windows: SerializedWindow[], cohort: string): WindowAggrega
   );
 }
 
-/** Largest gap (percentage points) between observed treatment share and configured percent that is fine. */
-function allowedGap(configured: number, requests: number): number {
-  // 4 binomial standard deviations of the observed share, at least 1 point.
+/** Below this many requests (or units) the observed share is not judged. */
+const MIN_TRAFFIC_SAMPLE = 100;
+
+/**
+ * Largest gap (percentage points) between observed treatment share and configured percent that is
+ * fine: 4 standard deviations of the observed share, at least 1 point. Each request (or unit) is in
+ * the treatment with probability p, so the share of n is binomial: variance p(1 − p)/n. A share of
+ * units is a ratio of two HyperLogLog estimates (treatment units / all units), each off by a relative
+ * error ε (1.04/√m): `sketchError` adds their variance, (p·ε)² for each, taken as independent (they
+ * are positively correlated — the treatment's registers are part of the total's — so this is an
+ * upper bound).
+ */
+function allowedGap(configured: number, n: number, sketchError = 0): number {
   const p = Math.min(Math.max(configured / 100, 0.001), 0.999);
-  return Math.max(1, 400 * Math.sqrt((p * (1 - p)) / Math.max(requests, 1)));
+  const variance = (p * (1 - p)) / Math.max(n, 1) + 2 * (p * sketchError) ** 2;
+  return Math.max(1, 400 * Math.sqrt(variance));
 }
 
 export interface CanaryHealth {
@@ -74,6 +86,19 @@ export interface CanaryHealth {
     observedPercent: number | null;
     requests: number;
     gap: number | null;
+    /** Largest |gap| (points) that is fine at this many requests; null without traffic. */
+    allowedGap: number | null;
+    /**
+     * Distinct units (unit keys) of the flag over the span (estimate, HyperLogLog); null when no SDK
+     * reported units (older SDKs).
+     */
+    units: number | null;
+    /** Distinct treatment units / distinct units of the flag, percent; null without units. */
+    observedUnitPercent: number | null;
+    unitGap: number | null;
+    /** Largest |unitGap| (points) that is fine at this many units; null without units. */
+    allowedUnitGap: number | null;
+    /** Both shares within their allowed gap (or too little traffic to judge). */
     ok: boolean;
   };
   lastDecision: {
@@ -126,7 +151,20 @@ async function flagHealth(
   const requests = total?.requests ?? 0;
   const observed = requests > 0 ? (100 * (treatment?.requests ?? 0)) / requests : null;
   const gap = observed === null ? null : observed - configured;
-  const trafficOk = gap === null || requests < 100 || Math.abs(gap) <= allowedGap(configured, requests);
+  const requestTolerance = observed === null ? null : allowedGap(configured, requests);
+  const requestsOk = gap === null || requests < MIN_TRAFFIC_SAMPLE || Math.abs(gap) <= requestTolerance!;
+  // Units: a union of the sketches (never a sum: one unit is in many windows and endpoints).
+  const unitEstimate = total?.unitCount ?? null;
+  const units = unitEstimate === null ? null : Math.round(unitEstimate);
+  const observedUnits =
+    unitEstimate !== null && unitEstimate > 0
+      ? Math.min(100, (100 * (treatment?.unitCount ?? 0)) / unitEstimate)
+      : null;
+  const unitGap = observedUnits === null ? null : observedUnits - configured;
+  const unitTolerance =
+    observedUnits === null ? null : allowedGap(configured, units!, unitSketchStandardError(total!.units!.p));
+  const unitsOk = unitGap === null || units! < MIN_TRAFFIC_SAMPLE || Math.abs(unitGap) <= unitTolerance!;
+  const trafficOk = requestsOk && unitsOk;
   const [decision] = await db
     .select()
     .from(rollbackDecisions)
@@ -159,7 +197,18 @@ async function flagHealth(
       treatment: summarize(mergeCohort(latest, 'treatment')),
       control: summarize(mergeCohort(latest, 'control')),
     },
-    traffic: { configuredPercent: configured, observedPercent: observed, requests, gap, ok: trafficOk },
+    traffic: {
+      configuredPercent: configured,
+      observedPercent: observed,
+      requests,
+      gap,
+      allowedGap: requestTolerance,
+      units,
+      observedUnitPercent: observedUnits,
+      unitGap,
+      allowedUnitGap: unitTolerance,
+      ok: trafficOk,
+    },
     lastDecision: decision
       ? {
           action: decision.action,
@@ -188,7 +237,11 @@ export async function deploymentSummary(db: DbOrTx, config: Config, nowMs: numbe
     .where(
       and(eq(deploymentMetrics.granularity, 'raw'), gte(deploymentMetrics.windowStartMs, nowMs - spanMs)),
     );
-  const all = mergeWindows(rows.filter((r) => r.reports > 0).map(rowToWindow), { flag: '*', endpoint: '*' });
+  // Units are left out: one total over every flag means nothing, and skipping them skips their parsing.
+  const all = mergeWindows(
+    rows.filter((r) => r.reports > 0).map((r) => ({ ...rowToWindow(r), units: undefined })),
+    { flag: '*', endpoint: '*' },
+  );
   const s = summarize(all);
   return { status, errorRate: s.errorRate ?? 0, p99ResponseTime: s.p99 ?? 0 };
 }
@@ -233,6 +286,11 @@ export interface RangePoint {
   p99: number | null;
   rps: number;
   topErrors: { endpoint: string; status: number; count: number }[];
+  /**
+   * Distinct units of the point (estimate, union over its rows); null when none were reported, and
+   * with an `endpoint` filter (SDKs count units per series across endpoints, not per endpoint).
+   */
+  units: number | null;
 }
 
 /** Series per (flag, cohort, variant) of merged windows in [from, to). */
@@ -278,6 +336,7 @@ export async function metricsRange(db: DbOrTx, q: RangeQuery) {
       groups.set(gk, g);
     }
     const w = rowToWindow(r);
+    if (q.endpoint !== undefined) delete w.units; // not reported per endpoint
     const agg = g.byStart.get(r.windowStartMs);
     if (agg) agg.merge(w);
     else g.byStart.set(r.windowStartMs, WindowAggregate.fromSerialized({ ...w, endpoint: '*' }));
@@ -301,6 +360,7 @@ export async function metricsRange(db: DbOrTx, q: RangeQuery) {
           p99: s.p99,
           rps: s.rps,
           topErrors: s.topErrors,
+          units: q.endpoint === undefined && s.units !== null ? Math.round(s.units) : null,
         };
       }),
   }));

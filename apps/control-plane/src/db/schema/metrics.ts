@@ -1,5 +1,5 @@
 // Metrics, canary decisions and webhook deliveries. Each index names the query that uses it.
-import type { ErrorGroup, SerializedSketch } from '@rupaya/flags-core';
+import type { ErrorGroup, SerializedSketch, SerializedUnitSketch } from '@rupaya/flags-core';
 import {
   bigint,
   bigserial,
@@ -21,6 +21,10 @@ const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'dat
  * Merged windows per (environment, flag, stage, cohort, variant, endpoint, window start): raw
  * windows (`granularity = 'raw'`, the SDK window length) and 1-minute roll-ups (`'1m'`). The sketch
  * is the merged latency sketch; quantiles, rates and top errors are derived from the merged data.
+ * `unit_sketch` is the merged distinct-unit sketch (HyperLogLog) of the windows that carried one, and
+ * `units` its estimate; both null when no SDK reported units for the row (older SDKs). SDKs count
+ * units per (flag, cohort/variant, stage) across endpoints and send them on one endpoint's window, so
+ * a series' units are the union over its endpoint rows, never a sum.
  * `stage` is −1, `cohort`/`variant` '' when not reported.
  */
 export const deploymentMetrics = pgTable(
@@ -46,6 +50,9 @@ export const deploymentMetrics = pgTable(
     rps: doublePrecision('rps').notNull().default(0),
     sketch: jsonb('sketch').$type<SerializedSketch>(),
     topErrors: jsonb('top_errors').$type<ErrorGroup[]>().notNull().default([]),
+    unitSketch: jsonb('unit_sketch').$type<SerializedUnitSketch>(),
+    /** Estimated distinct units of `unit_sketch` (rounded). */
+    units: bigint('units', { mode: 'number' }),
     /** Batches merged into the row. */
     reports: integer('reports').notNull().default(0),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
