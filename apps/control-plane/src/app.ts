@@ -8,6 +8,7 @@ import { registerErrorHandling } from './errors';
 import { authPlugin } from './auth/index';
 import { docsPlugin } from './routes/docs';
 import { routeModules } from './routes/index';
+import { sharedSchemas } from './routes/responses';
 import { SnapshotService } from './services/snapshots';
 import { StorageHealth } from './services/storage-health';
 
@@ -31,6 +32,8 @@ export interface BuildAppOptions {
   /** Fastify logger option; defaults to the configured LOG_LEVEL. */
   logger?: FastifyServerOptions['logger'];
 }
+
+const serializeJson = (data: unknown): string => JSON.stringify(data);
 
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config, database } = options;
@@ -69,6 +72,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     if (String(body).trim() === '') return done(null, undefined);
     jsonParser(request, body as string, done);
   });
+
+  // Response schemas document the API (OpenAPI at /docs); they never shape a reply. Fastify would
+  // serialise a reply through fast-json-stringify from its response schema, dropping every property the
+  // schema does not list and coercing types; this compiler ignores the schema instead, so every reply
+  // is JSON.stringify of what the handler returned, as for a route without one. Raw bytes (the
+  // snapshot) and hijacked replies (the stream) are never serialised either way.
+  app.setSerializerCompiler(() => serializeJson);
+  for (const schema of sharedSchemas) app.addSchema(schema);
 
   // OpenAPI first: the document is built from the routes registered after it.
   await app.register(docsPlugin, { version: '0.1.0' });

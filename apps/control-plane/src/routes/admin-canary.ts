@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { applyCanaryTransition, listCanaryLogs } from '../services/canary';
 import { etagOf, parseIfMatch } from '../services/flags';
 import { actorOf, environmentOf, environmentQuery, flagKeyParam, reasonSchema } from './common';
+import { ADMIN, BODY, canaryResponses, responses } from './responses';
 
 const BASE = '/api/admin/deployment/feature-flags';
 const tags = ['canary'];
@@ -45,6 +46,16 @@ export default async function adminCanaryRoutes(app: FastifyInstance): Promise<v
               { type: 'null' },
             ],
           },
+          response: responses(
+            { 200: canaryResponses.transition },
+            ...ADMIN,
+            ...BODY,
+            'FLAG_NOT_FOUND',
+            'ENVIRONMENT_NOT_FOUND',
+            'NOT_A_CANARY',
+            'INVALID_TRANSITION',
+            'VERSION_CONFLICT',
+          ),
         },
       },
       async (request, reply) => {
@@ -91,6 +102,7 @@ export default async function adminCanaryRoutes(app: FastifyInstance): Promise<v
         summary: 'Canary transitions of a flag in an environment, newest first',
         params: flagKeyParam,
         querystring: { type: 'object', properties: { environment: environmentQuery } },
+        response: responses({ 200: canaryResponses.logs }, ...ADMIN, 'VALIDATION_FAILED'),
       },
     },
     async (request) => {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createEnvironment, listEnvironments } from '../services/environments';
 import { actorOf } from './common';
+import { ADMIN, BODY, environmentResponses, responses } from './responses';
 
 const BASE = '/api/admin/deployment/environments';
 
@@ -10,7 +11,11 @@ export default async function adminEnvironmentRoutes(app: FastifyInstance): Prom
     BASE,
     {
       preHandler: app.requireRole('viewer'),
-      schema: { tags: ['environments'], summary: 'List environments' },
+      schema: {
+        tags: ['environments'],
+        summary: 'List environments',
+        response: responses({ 200: environmentResponses.list }, ...ADMIN),
+      },
     },
     async () => ({ environments: await listEnvironments(app.db) }),
   );
@@ -32,6 +37,13 @@ export default async function adminEnvironmentRoutes(app: FastifyInstance): Prom
             copyFrom: { type: 'string', minLength: 1, maxLength: 63 },
           },
         },
+        response: responses(
+          { 201: environmentResponses.created },
+          ...ADMIN,
+          ...BODY,
+          'ENVIRONMENT_NOT_FOUND',
+          'ENVIRONMENT_EXISTS',
+        ),
       },
     },
     async (request, reply) => {

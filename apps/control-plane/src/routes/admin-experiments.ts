@@ -3,6 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import { experimentServiceFor } from '../services/experiments';
 import { actorOf, environmentOf, environmentQuery, flagKeyParam, reasonSchema } from './common';
+import { ADMIN, BODY, experimentResponses, responses } from './responses';
+import type { ErrorCode } from '../errors';
 
 const BASE = '/api/admin/deployment/experiments';
 const tags = ['experiments'];
@@ -19,6 +21,14 @@ const query = {
     },
   },
 } as const;
+
+/** Errors of a route about one experiment. */
+const EXPERIMENT = [
+  'VALIDATION_FAILED',
+  'ENVIRONMENT_NOT_FOUND',
+  'FLAG_NOT_FOUND',
+  'NOT_AN_EXPERIMENT',
+] as const satisfies readonly ErrorCode[];
 
 const refreshOf = (q: unknown) => {
   const r = (q as { refresh?: string } | undefined)?.refresh;
@@ -44,6 +54,12 @@ export default async function adminExperimentRoutes(app: FastifyInstance): Promi
         tags,
         summary: 'Experiments of an environment (flags with weighted variants and an experiment definition)',
         querystring: query,
+        response: responses(
+          { 200: experimentResponses.list },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {
@@ -74,6 +90,7 @@ export default async function adminExperimentRoutes(app: FastifyInstance): Promi
         summary: 'Per variant: units, exposures, and per metric the conversion rate or mean, SD and sum',
         params: flagKeyParam,
         querystring: query,
+        response: responses({ 200: experimentResponses.results }, ...ADMIN, ...EXPERIMENT),
       },
     },
     async (request) => {
@@ -92,6 +109,7 @@ export default async function adminExperimentRoutes(app: FastifyInstance): Promi
           'Per variant vs control and metric: test, statistic, df, p-value, Holm-adjusted p, CIs, SRM, sample size, verdict',
         params: flagKeyParam,
         querystring: query,
+        response: responses({ 200: experimentResponses.significance }, ...ADMIN, ...EXPERIMENT),
       },
     },
     async (request) => {
@@ -126,6 +144,13 @@ export default async function adminExperimentRoutes(app: FastifyInstance): Promi
             reason: { ...reasonSchema, minLength: 1 },
           },
         },
+        response: responses(
+          { 200: experimentResponses.concluded },
+          ...ADMIN,
+          ...BODY,
+          ...EXPERIMENT,
+          'EXPERIMENT_CONCLUDED',
+        ),
       },
     },
     async (request) => {
@@ -161,6 +186,7 @@ export default async function adminExperimentRoutes(app: FastifyInstance): Promi
           additionalProperties: false,
           properties: { environment: environmentQuery },
         },
+        response: responses({ 200: experimentResponses.rebuilt }, ...ADMIN, ...EXPERIMENT),
       },
     },
     async (request) => {

@@ -16,12 +16,12 @@ import {
   actorOf,
   environmentOf,
   environmentQuery,
-  errorResponse,
   flagCreateSchema,
   flagKeyParam,
   flagPatchSchema,
   reasonSchema,
 } from './common';
+import { ADMIN, BODY, flagResponses, responses } from './responses';
 
 const BASE = '/api/admin/deployment/feature-flags';
 const tags = ['flags'];
@@ -61,7 +61,12 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
             includeArchived: { type: 'string', enum: ['true', 'false'] },
           },
         },
-        response: { 404: errorResponse },
+        response: responses(
+          { 200: flagResponses.list },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {
@@ -85,6 +90,13 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
         summary: 'Read a flag in an environment (ETag = version)',
         params: flagKeyParam,
         querystring: envQuery,
+        response: responses(
+          { 200: flagResponses.read },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'FLAG_NOT_FOUND',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request, reply) => {
@@ -103,6 +115,13 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
         summary: 'Create a flag (same configuration in every environment)',
         querystring: envQuery,
         body: flagCreateSchema,
+        response: responses(
+          { 201: flagResponses.created },
+          ...ADMIN,
+          ...BODY,
+          'ENVIRONMENT_NOT_FOUND',
+          'FLAG_EXISTS',
+        ),
       },
     },
     async (request, reply) => {
@@ -140,6 +159,14 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
         querystring: envQuery,
         body: flagPatchSchema,
         headers: { type: 'object', properties: { 'if-match': { type: 'string' } } },
+        response: responses(
+          { 200: flagResponses.updated },
+          ...ADMIN,
+          ...BODY,
+          'FLAG_NOT_FOUND',
+          'ENVIRONMENT_NOT_FOUND',
+          'VERSION_CONFLICT',
+        ),
       },
     },
     async (request, reply) => {
@@ -192,6 +219,7 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
         summary: 'Archive a flag (removed from every snapshot; its key and history stay)',
         params: flagKeyParam,
         querystring: { type: 'object', properties: { reason: reasonSchema, environment: environmentQuery } },
+        response: responses({ 200: flagResponses.archived }, ...ADMIN, 'VALIDATION_FAILED', 'FLAG_NOT_FOUND'),
       },
     },
     async (request) => {
@@ -225,6 +253,13 @@ export default async function adminFlagRoutes(app: FastifyInstance): Promise<voi
             before: { type: 'string', pattern: '^[0-9]{1,15}$' },
           },
         },
+        response: responses(
+          { 200: flagResponses.audit },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'FLAG_NOT_FOUND',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {

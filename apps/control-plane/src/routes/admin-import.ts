@@ -10,6 +10,7 @@ import { ApiError, errors } from '../errors';
 import { createFlag, type FlagInEnvironment, getFlag, updateFlag } from '../services/flags';
 import { lockEnvironments, RevisionBatch } from '../services/snapshots';
 import { actorOf, environmentQuery, reasonSchema } from './common';
+import { ADMIN, BODY, flagResponses, responses } from './responses';
 
 // `::` is Fastify's escape for a literal `:` in a path.
 const ROUTE = '/api/admin/deployment/feature-flags::import';
@@ -171,6 +172,14 @@ export default async function adminImportRoutes(app: FastifyInstance): Promise<v
             dryRun: { type: 'boolean' },
           },
         },
+        response: responses(
+          { 200: flagResponses.import },
+          ...ADMIN,
+          ...BODY,
+          'ENVIRONMENT_NOT_FOUND',
+          'FLAG_NOT_FOUND',
+          'VERSION_CONFLICT',
+        ),
       },
     },
     async (request) => {

@@ -12,21 +12,9 @@ import {
   revokeToken,
 } from '../auth/index';
 import { ApiError, errors } from '../errors';
+import { ADMIN, BODY, errorResponses } from './responses';
 
 const BASE = '/api/admin/deployment';
-
-const errorBody = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
-      required: ['code', 'message'],
-    },
-  },
-} as const;
-
-const errorResponses = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody };
 
 const sdkKeyInfo = {
   type: 'object',
@@ -91,7 +79,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
             },
             required: ['kind', 'subject', 'role'],
           },
-          ...errorResponses,
+          ...errorResponses(...ADMIN),
         },
       },
     },
@@ -126,7 +114,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
             },
             required: ['key', ...sdkKeyInfo.required],
           },
-          ...errorResponses,
+          ...errorResponses(...ADMIN, ...BODY, 'ENVIRONMENT_NOT_FOUND'),
         },
       },
     },
@@ -160,7 +148,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
             properties: { keys: { type: 'array', items: sdkKeyInfo } },
             required: ['keys'],
           },
-          ...errorResponses,
+          ...errorResponses(...ADMIN, 'VALIDATION_FAILED'),
         },
       },
     },
@@ -175,7 +163,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
         tags: ['keys'],
         summary: 'Revoke an SDK key (other replicas stop accepting it within 60 s)',
         params: idParams,
-        response: { 200: sdkKeyInfo, ...errorResponses },
+        response: { 200: sdkKeyInfo, ...errorResponses(...ADMIN, 'VALIDATION_FAILED', 'SDK_KEY_NOT_FOUND') },
       },
     },
     async (request) => {
@@ -224,7 +212,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
             },
             required: ['token', ...tokenInfo.required],
           },
-          ...errorResponses,
+          ...errorResponses(...ADMIN, ...BODY),
         },
       },
     },
@@ -260,7 +248,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
             properties: { tokens: { type: 'array', items: tokenInfo } },
             required: ['tokens'],
           },
-          ...errorResponses,
+          ...errorResponses(...ADMIN),
         },
       },
     },
@@ -275,7 +263,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
         tags: ['keys'],
         summary: 'Revoke a minted token (effective at once on every replica)',
         params: idParams,
-        response: { 200: tokenInfo, ...errorResponses },
+        response: { 200: tokenInfo, ...errorResponses(...ADMIN, 'VALIDATION_FAILED', 'TOKEN_NOT_FOUND') },
       },
     },
     async (request) => {

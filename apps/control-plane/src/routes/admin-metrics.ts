@@ -6,7 +6,8 @@ import { CanaryScheduler } from '../services/canary-scheduler';
 import { requireEnvironment } from '../services/environments';
 import { getFlag } from '../services/flags';
 import { environmentHealth, flagUsageRange, metricsRange } from '../services/metrics-queries';
-import { environmentOf, environmentQuery, errorResponse, flagKeyParam } from './common';
+import { environmentOf, environmentQuery, flagKeyParam } from './common';
+import { ADMIN, metricsResponses, responses } from './responses';
 
 const BASE = '/api/admin/deployment/metrics';
 const tags = ['metrics'];
@@ -36,6 +37,12 @@ export default async function adminMetricsRoutes(app: FastifyInstance): Promise<
           additionalProperties: false,
           properties: { environment: environmentQuery },
         },
+        response: responses(
+          { 200: metricsResponses.health },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {
@@ -67,7 +74,12 @@ export default async function adminMetricsRoutes(app: FastifyInstance): Promise<
             granularity: { type: 'string', enum: ['raw', '1m', 'auto'] },
           },
         },
-        response: { 400: errorResponse },
+        response: responses(
+          { 200: metricsResponses.range },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {
@@ -104,7 +116,12 @@ export default async function adminMetricsRoutes(app: FastifyInstance): Promise<
           additionalProperties: false,
           properties: { environment: environmentQuery, from: time, to: time, flag: label },
         },
-        response: { 400: errorResponse },
+        response: responses(
+          { 200: metricsResponses.flagUsage },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {
@@ -132,6 +149,13 @@ export default async function adminMetricsRoutes(app: FastifyInstance): Promise<
           additionalProperties: false,
           properties: { environment: environmentQuery, limit: { type: 'string', pattern: '^\\d{1,4}$' } },
         },
+        response: responses(
+          { 200: metricsResponses.decisions },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'FLAG_NOT_FOUND',
+          'ENVIRONMENT_NOT_FOUND',
+        ),
       },
     },
     async (request) => {

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors';
 import { createWebhook, deleteWebhook, listDeliveries, listWebhooks } from '../services/webhooks';
-import { actorOf, environmentQuery, errorResponse } from './common';
+import { actorOf, environmentQuery } from './common';
+import { ADMIN, BODY, responses, webhookResponses } from './responses';
 
 const BASE = '/api/admin/deployment/webhooks';
 const tags = ['webhooks'];
@@ -41,7 +42,7 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
             secret: { type: 'string', minLength: 16, maxLength: 200 },
           },
         },
-        response: { 201: { type: 'object', additionalProperties: true }, 400: errorResponse },
+        response: responses({ 201: webhookResponses.created }, ...ADMIN, ...BODY),
       },
     },
     async (request, reply) => {
@@ -59,7 +60,14 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
 
   app.get(
     BASE,
-    { preHandler: app.requireRole('admin'), schema: { tags, summary: 'Active webhooks (without secrets)' } },
+    {
+      preHandler: app.requireRole('admin'),
+      schema: {
+        tags,
+        summary: 'Active webhooks (without secrets)',
+        response: responses({ 200: webhookResponses.list }, ...ADMIN),
+      },
+    },
     async () => ({ webhooks: await listWebhooks(app.db) }),
   );
 
@@ -67,7 +75,17 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
     `${BASE}/:id`,
     {
       preHandler: app.requireRole('admin'),
-      schema: { tags, summary: 'Delete a webhook (pending deliveries are cancelled)', params: idParam },
+      schema: {
+        tags,
+        summary: 'Delete a webhook (pending deliveries are cancelled)',
+        params: idParam,
+        response: responses(
+          { 204: webhookResponses.deleted },
+          ...ADMIN,
+          'VALIDATION_FAILED',
+          'WEBHOOK_NOT_FOUND',
+        ),
+      },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -80,7 +98,12 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
     `${BASE}/:id/deliveries`,
     {
       preHandler: app.requireRole('admin'),
-      schema: { tags, summary: 'Delivery log of a webhook, newest first', params: idParam },
+      schema: {
+        tags,
+        summary: 'Delivery log of a webhook, newest first',
+        params: idParam,
+        response: responses({ 200: webhookResponses.deliveries }, ...ADMIN, 'VALIDATION_FAILED'),
+      },
     },
     async (request) => {
       const { id } = request.params as { id: string };

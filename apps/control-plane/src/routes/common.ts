@@ -20,16 +20,8 @@ export const reasonSchema = {
   description: 'Why (kept in the audit trail)',
 } as const;
 
-export const errorResponse = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
-    },
-  },
-} as const;
+/** The shared error body (routes/responses.ts; prefer its `errorResponses(...codes)`, which names the codes). */
+export const errorResponse = { $ref: 'ErrorResponse#' } as const;
 
 /** The environment a request addresses: `?environment=`, else DEFAULT_ENVIRONMENT. */
 export function environmentOf(request: FastifyRequest): string {

@@ -59,6 +59,11 @@ async function docs(app: FastifyInstance, options: DocsOptions): Promise<void> {
         { name: 'health', description: 'Liveness and deployment health (no credentials)' },
       ],
     },
+    // Shared schemas (app.addSchema: ErrorResponse, Flag) appear under their $id in components.schemas.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     // Security follows the path: the admin API takes bearer tokens, the SDK API SDK keys, the rest is open.
     transform: ({ schema, url }) => {
       const security = url.startsWith('/api/admin/')

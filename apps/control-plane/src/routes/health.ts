@@ -1,6 +1,7 @@
 // GET /health (no auth): storage, deployment and flag-usage summary. Deployment numbers and flag
 // usage come from providers the metrics area registers on `app.healthProviders`; zeros until then.
 import type { FastifyInstance } from 'fastify';
+import { healthResponse, responses } from './responses';
 
 export interface DeploymentHealth {
   status: 'healthy' | 'degraded' | 'rolling_back';
@@ -32,7 +33,14 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
 
   app.get(
     '/health',
-    { schema: { tags: ['health'], summary: 'Service health (no auth)', security: [] } },
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Service health (no auth)',
+        security: [],
+        response: responses({ 200: healthResponse }, 'INTERNAL'),
+      },
+    },
     async (_request, reply) => {
       const storageOk = app.storage.available;
       let activeCanaries = 0;

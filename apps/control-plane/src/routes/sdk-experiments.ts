@@ -4,6 +4,7 @@
 import type { EventBatch, ExposureBatch } from '@rupaya/flags-core';
 import type { FastifyInstance } from 'fastify';
 import { experimentServiceFor } from '../services/experiments';
+import { BODY, responses, SDK, sdkResponses } from './responses';
 
 const MAX_RECORDS = 50_000;
 /** An SDK buffers up to 10,000 records by default; a batch of them is ~1–2 MB of JSON. */
@@ -71,16 +72,7 @@ const eventBody = {
   },
 } as const;
 
-const accepted = {
-  202: {
-    type: 'object',
-    properties: {
-      accepted: { type: 'integer' },
-      duplicate: { type: 'boolean' },
-      ignored: { type: 'integer' },
-    },
-  },
-} as const;
+const accepted = responses({ 202: sdkResponses.recordsAccepted }, ...SDK, ...BODY);
 
 export default async function sdkExperimentRoutes(app: FastifyInstance): Promise<void> {
   const service = () => experimentServiceFor(app.db, (env) => app.snapshots.get(env)?.revision);

@@ -3,7 +3,7 @@
 import type { MetricsBatch } from '@rupaya/flags-core';
 import type { FastifyInstance } from 'fastify';
 import { ingestMetricsBatch, metricsBatchSchema } from '../services/metrics-ingest';
-import { errorResponse } from './common';
+import { BODY, responses, SDK, sdkResponses } from './responses';
 
 export default async function sdkMetricsRoutes(app: FastifyInstance): Promise<void> {
   app.post(
@@ -15,13 +15,7 @@ export default async function sdkMetricsRoutes(app: FastifyInstance): Promise<vo
         tags: ['sdk'],
         summary: 'Report metric windows (counts, errors, latency sketch), gauges and evaluation counts',
         body: metricsBatchSchema,
-        response: {
-          202: {
-            type: 'object',
-            properties: { accepted: { type: 'integer' }, duplicate: { type: 'boolean' } },
-          },
-          400: errorResponse,
-        },
+        response: responses({ 202: sdkResponses.metricsAccepted }, ...SDK, ...BODY),
       },
     },
     async (request, reply) => {

@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors';
 import type { BuiltSnapshot, SnapshotRevisionEvent } from '../services/snapshots';
+import { responses, SDK, sdkResponses } from './responses';
 
 /** Picks br, then gzip, then identity from Accept-Encoding (q=0 excludes). */
 export function chooseEncoding(header: string | undefined): 'br' | 'gzip' | 'identity' {
@@ -71,6 +72,12 @@ export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['sdk'],
         summary: "The SDK key's environment snapshot (ETag, If-None-Match → 304, gzip/br)",
+        // Documentation only: the reply is prebuilt bytes (or no body), which Fastify never serialises.
+        response: responses(
+          { 200: sdkResponses.snapshot, 304: sdkResponses.notModified },
+          ...SDK,
+          'SNAPSHOT_NOT_READY',
+        ),
       },
     },
     // Not async: with the snapshot in memory (always, after start-up) the reply is sent in the same
@@ -90,6 +97,8 @@ export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['sdk'],
         summary: 'Server-sent events: `snapshot` event per new revision (id = revision), heartbeat comments',
+        // Documentation only: the stream is written to the raw response (hijacked).
+        response: responses({ 200: sdkResponses.stream }, ...SDK, 'SNAPSHOT_NOT_READY'),
       },
     },
     async (request: FastifyRequest, reply: FastifyReply) => {
