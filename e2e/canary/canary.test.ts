@@ -7,7 +7,7 @@
 import { alignWindow } from '@rupaya/flags-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../sdk/plane';
-import { CanaryRig, stagesHeldAt10, W } from './harness';
+import { CanaryRig, ENV, population, stagesHeldAt10, W } from './harness';
 
 let rig: CanaryRig;
 
@@ -195,6 +195,56 @@ describe('canary automation end to end', () => {
     expect(rollback.pValue).toBeLessThan(0.01);
     // The fast path never fired: no window was over 5%.
     expect(decisions.every((d) => !d.reasons.some((r) => r.startsWith('fast path')))).toBe(true);
+  });
+
+  it('traffic tracking reports the treatment share of units next to its share of requests (few heavy users)', async () => {
+    const key = 'canary.e2e-units';
+    await rig.createCanary(key, {}, stagesHeldAt10); // seeded paused at 1%: nothing moves it
+    const users = population(key);
+    // 3 heavy treatment users × 40 requests; 30 control and 30 other users × 1 request.
+    const requests = [
+      ...users.treatment.slice(0, 3).flatMap((u) => Array.from({ length: 40 }, () => u)),
+      ...users.control,
+      ...users.other,
+    ];
+    for (let i = 0; i < requests.length; i += 10) {
+      await Promise.all(
+        requests
+          .slice(i, i + 10)
+          .map((u) =>
+            fetch(`${rig.base}/checkout?flag=${key}`, { headers: { 'x-user-id': u } }).then((r) =>
+              r.arrayBuffer(),
+            ),
+          ),
+      );
+    }
+    type Traffic = {
+      configuredPercent: number;
+      observedPercent: number | null;
+      requests: number;
+      units: number | null;
+      observedUnitPercent: number | null;
+      ok: boolean;
+    };
+    let traffic: Traffic | undefined;
+    await waitFor(
+      async () => {
+        const h = await rig.admin.ok<{ canaries: { key: string; traffic: Traffic }[] }>(
+          'GET',
+          `/api/admin/deployment/metrics/health?environment=${ENV}`,
+        );
+        traffic = h.canaries.find((c) => c.key === key)?.traffic;
+        return traffic?.requests === requests.length;
+      },
+      15_000,
+      'every request reported',
+    );
+    // Requests: 120 of 180 are treatment (66.7%); units: 3 of 63 (4.8%) — distinct, not summed.
+    expect(traffic!.observedPercent).toBeCloseTo((100 * 120) / 180, 6);
+    expect(Math.abs(traffic!.units! - 63)).toBeLessThanOrEqual(1);
+    expect(Math.abs(traffic!.observedUnitPercent! - (100 * 3) / 63)).toBeLessThan(0.5);
+    // Against the configured 1%, both shares are far off: a health problem.
+    expect(traffic).toMatchObject({ configuredPercent: 1, ok: false });
   });
 
   it('no traffic holds: the canary never advances', async () => {
