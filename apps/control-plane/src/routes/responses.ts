@@ -303,9 +303,21 @@ export const metricsResponses = {
             required: ['configuredPercent', 'observedPercent', 'requests', 'gap', 'ok'],
             properties: {
               configuredPercent: num,
-              observedPercent: nullable(num),
+              observedPercent: nullable({ type: 'number', description: 'Treatment requests / all, percent' }),
               requests: num,
               gap: nullable(num),
+              allowedGap: nullable(num),
+              units: nullable({
+                type: 'number',
+                description:
+                  'Distinct units of the flag (HyperLogLog estimate); null when no SDK reported units',
+              }),
+              observedUnitPercent: nullable({
+                type: 'number',
+                description: 'Treatment units / all, percent',
+              }),
+              unitGap: nullable(num),
+              allowedUnitGap: nullable(num),
               ok: bool,
             },
           },
@@ -353,6 +365,11 @@ export const metricsResponses = {
                 type: 'array',
                 items: object({ endpoint: str, status: num, count: num }),
               },
+              units: nullable({
+                type: 'number',
+                description:
+                  'Distinct units (estimate); null when none were reported or with an endpoint filter',
+              }),
             }),
           },
         }),
