@@ -12,7 +12,7 @@ import {
   validateSerializedWindow,
   WindowAggregate,
 } from '@rupaya/flags-core';
-import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, type SQL, sql } from 'drizzle-orm';
 import { type Db, type DbOrTx, queryPrepared } from '../db/client';
 import { deploymentMetrics, instanceGauges } from '../db/schema/index';
 import { errors } from '../errors';
@@ -484,16 +484,22 @@ export async function ingestMetricsBatch(
   }
 }
 
-/** Keys of the rows of a flag's raw windows since `sinceMs` (decisions and health read these). */
+/**
+ * Keys of the rows of a flag's raw windows since `sinceMs` (decisions and health read these). Unit
+ * sketches are read only when asked (`units: true`, health's traffic tracking): decisions do not use
+ * them, so the scheduler neither fetches nor parses them.
+ */
 export async function loadWindows(
   db: DbOrTx,
   environment: string,
   flagKey: string,
   sinceMs: number,
   granularity = 'raw',
+  options: { units?: boolean } = {},
 ): Promise<SerializedWindow[]> {
+  const { unitSketch, ...columns } = getTableColumns(deploymentMetrics);
   const rows = await db
-    .select()
+    .select(options.units ? { ...columns, unitSketch } : columns)
     .from(deploymentMetrics)
     .where(
       and(
@@ -504,7 +510,7 @@ export async function loadWindows(
       ),
     )
     .orderBy(deploymentMetrics.windowStartMs);
-  return rows.filter((r) => r.reports > 0).map(rowToWindow);
+  return rows.filter((r) => r.reports > 0).map((r) => rowToWindow({ unitSketch: null, ...r }));
 }
 
 export async function loadGauges(db: DbOrTx, environment: string, sinceMs: number): Promise<GaugeWindow[]> {

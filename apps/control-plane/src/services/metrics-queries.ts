@@ -9,7 +9,7 @@ import {
   unitSketchStandardError,
   WindowAggregate,
 } from '@rupaya/flags-core';
-import { and, desc, eq, gte, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gte, lt, sql } from 'drizzle-orm';
 import type { Config } from '../config';
 import type { DbOrTx } from '../db/client';
 import { deploymentMetrics, flagUsage, rollbackDecisions } from '../db/schema/index';
@@ -137,9 +137,9 @@ async function flagHealth(
   spanMs: number,
   nowMs: number,
 ): Promise<CanaryHealth> {
-  const windows = (await loadWindows(db, environment, flag.key, nowMs - spanMs)).filter(
-    (w) => w.windowStart + w.durationMs <= nowMs,
-  );
+  const windows = (
+    await loadWindows(db, environment, flag.key, nowMs - spanMs, 'raw', { units: true })
+  ).filter((w) => w.windowStart + w.durationMs <= nowMs);
   const latestStart = windows.reduce<number | null>(
     (m, w) => (m === null || w.windowStart > m ? w.windowStart : m),
     null,
@@ -231,15 +231,16 @@ export async function deploymentSummary(db: DbOrTx, config: Config, nowMs: numbe
     const h = await environmentHealth(db, config, env.key, nowMs);
     if (h.status === 'rolling_back' || (h.status === 'degraded' && status === 'healthy')) status = h.status;
   }
+  // Units are left out (not even read): one total over every flag means nothing.
+  const { unitSketch: _units, ...columns } = getTableColumns(deploymentMetrics);
   const rows = await db
-    .select()
+    .select(columns)
     .from(deploymentMetrics)
     .where(
       and(eq(deploymentMetrics.granularity, 'raw'), gte(deploymentMetrics.windowStartMs, nowMs - spanMs)),
     );
-  // Units are left out: one total over every flag means nothing, and skipping them skips their parsing.
   const all = mergeWindows(
-    rows.filter((r) => r.reports > 0).map((r) => ({ ...rowToWindow(r), units: undefined })),
+    rows.filter((r) => r.reports > 0).map((r) => rowToWindow({ ...r, unitSketch: null })),
     { flag: '*', endpoint: '*' },
   );
   const s = summarize(all);
