@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config';
 import type { Database, Db } from './db/client';
-import { registerErrorHandling } from './errors';
+import { frameworkErrors, MAX_PATH_PARAM_LENGTH, registerErrorHandling } from './errors';
 import { authPlugin } from './auth/index';
 import { docsPlugin } from './routes/docs';
 import { routeModules } from './routes/index';
@@ -44,6 +44,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
     pluginTimeout: 60_000,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    frameworkErrors,
   });
   const events = new EventEmitter();
   events.setMaxListeners(0);

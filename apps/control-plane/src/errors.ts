@@ -1,6 +1,6 @@
 // The one error catalogue of the control plane. Every 4xx/5xx body is `{ error: { code, message, field? } }`.
 // Codes are stable (clients and docs rely on them); messages name the field they are about.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const errorCatalogue = {
   VALIDATION_FAILED: {
@@ -236,6 +236,37 @@ export function fromValidation(validation: AjvErrorLike[], context: string | und
     message = `${field} must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   }
   return make('VALIDATION_FAILED', message, field);
+}
+
+/**
+ * The longest path parameter the router accepts: above core's longest flag key (MAX_KEY_LENGTH, 200)
+ * so every valid key is reachable; Fastify's default, 100, made keys of 101–200 characters
+ * unaddressable with Fastify's own 414 body.
+ */
+export const MAX_PATH_PARAM_LENGTH = 512;
+
+/**
+ * Errors Fastify raises before routing (a path that is not valid URL encoding, a path parameter over
+ * the router's limit), answered from the same catalogue instead of Fastify's own body.
+ */
+export function frameworkErrors(
+  err: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  let apiError: ApiError;
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    apiError = errors.validation(
+      'params',
+      `params: a path parameter must be at most ${MAX_PATH_PARAM_LENGTH} characters (flag keys have at most 200)`,
+    );
+  else if (err.code === 'FST_ERR_BAD_URL')
+    apiError = errors.validation('url', 'url: the request path is not valid percent-encoding');
+  else {
+    reply.log.error({ err }, 'framework error');
+    apiError = errors.internal();
+  }
+  return reply.code(apiError.statusCode).type('application/json; charset=utf-8').send(apiError.toBody());
 }
 
 /** Maps every error a route can throw to the catalogue; unknown errors become a 500 without details. */

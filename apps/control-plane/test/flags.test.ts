@@ -286,6 +286,28 @@ describe.each(storageKinds)('flags admin API on %s', (kind) => {
     expectError(await s.call('POST', FLAGS, { body }), 409, 'FLAG_EXISTS');
   });
 
+  it('a key of the longest valid length (200) is reachable; longer path parameters and bad encoding get catalogue errors', async () => {
+    const key = `feature.${'k'.repeat(192)}`;
+    expect(key).toHaveLength(200);
+    const created = await s.call<FlagView>('POST', FLAGS, {
+      body: { key, type: 'boolean', enabled: true, reason: 'longest key' },
+    });
+    expect(created.status).toBe(201);
+    const got = await s.call<FlagView>('GET', `${FLAGS}/${key}?environment=prod`);
+    expect(got.status).toBe(200);
+    expect(got.body.flag.key).toBe(key);
+    const put = await s.call<FlagView>('PUT', `${FLAGS}/${key}?environment=prod`, {
+      body: { enabled: false, reason: 'off' },
+    });
+    expect(put.status).toBe(200);
+    expect((await s.call('GET', `${FLAGS}/${key}/audit?environment=prod`)).status).toBe(200);
+    // Over the router's limit (512): our envelope, not Fastify's own 414 body.
+    const tooLong = await s.call('GET', `${FLAGS}/feature.${'x'.repeat(600)}`);
+    expectError(tooLong, 400, 'VALIDATION_FAILED', 'params');
+    const badEncoding = await s.call('GET', `${FLAGS}/feature.%E0%A4%A`);
+    expectError(badEncoding, 400, 'VALIDATION_FAILED', 'url');
+  });
+
   it('description is shared: changing it bumps every environment', async () => {
     const r = await s.call<FlagView>('PUT', `${FLAGS}/feature.new-dashboard?environment=dev`, {
       body: { description: 'The new dashboard' },
