@@ -34,6 +34,96 @@ export function routeOf(req: Request): string {
   return '(unmatched)';
 }
 
+/** What the middleware keeps for one request (outside the request object: see `install`). */
+class RequestState {
+  /** Express's `req.route`, held here while the setter below intercepts it. */
+  route: unknown = undefined;
+  /** Route pattern under its mount path, captured when the route matched. */
+  matched: string | undefined = undefined;
+  evaluateFlag: Request['evaluateFlag'] | undefined = undefined;
+  constructor(readonly flags: RequestFlags) {}
+}
+
+const states = new WeakMap<object, RequestState>();
+const installed = new WeakSet<object>();
+
+/** A plain own data property, as an assignment would have made without the accessor. */
+function defineOwn(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * Express gives every request a hidden class of its own (`Object.setPrototypeOf(req, app.request)`
+ * per request), so each property a middleware adds to `req` costs a fresh map with a copy of all
+ * of req's property descriptors, plus old-space garbage, and an accessor defined per request costs
+ * more. Nothing is added to `req`: `flags`, `evaluateFlag` and `route` are accessors on the app's
+ * request prototype (mounted sub-apps inherit from it) that read the request's state from a
+ * WeakMap. Requests the middleware did not see behave as before (an assignment defines an own
+ * property).
+ */
+function install(proto: object): void {
+  installed.add(proto);
+  Object.defineProperties(proto, {
+    flags: {
+      configurable: true,
+      get(this: Request) {
+        return states.get(this)?.flags;
+      },
+      set(this: Request, value: unknown) {
+        defineOwn(this, 'flags', value);
+      },
+    },
+    evaluateFlag: {
+      configurable: true,
+      get(this: Request) {
+        const state = states.get(this);
+        if (!state) return undefined;
+        // A closure (created on first use), so `const { evaluateFlag } = req` works.
+        state.evaluateFlag ??= (key, extra) => state.flags.evaluate(key, extra);
+        return state.evaluateFlag;
+      },
+      set(this: Request, value: unknown) {
+        defineOwn(this, 'evaluateFlag', value);
+      },
+    },
+    // Express sets req.route when a route matches, while req.baseUrl is that router's mount path; by
+    // the time the response ends (an error handler, say) baseUrl has been unwound. Capture both at
+    // the moment of the match.
+    route: {
+      configurable: true,
+      get(this: Request) {
+        return states.get(this)?.route;
+      },
+      set(this: Request, value: unknown) {
+        const state = states.get(this);
+        if (!state) {
+          defineOwn(this, 'route', value);
+          return;
+        }
+        state.route = value;
+        const path = (value as { path?: unknown } | undefined)?.path;
+        if (typeof path === 'string') state.matched = (this.baseUrl || '') + path;
+      },
+    },
+  });
+}
+
+/**
+ * 'close' follows 'finish' for a completed response, and also comes alone when the client went away
+ * first: then the request is recorded as aborted (its latency counts, it is no error). One shared
+ * listener (`this` is the response), not a closure per request.
+ */
+function onResponseClose(this: Response): void {
+  const req = this.req;
+  const state = states.get(req);
+  if (!state) return;
+  state.flags.record(
+    state.matched ?? routeOf(req),
+    req.method,
+    this.writableFinished ? this.statusCode : ABORTED_STATUS,
+  );
+}
+
 export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler {
   const { client } = options;
   const contextOf = options.context ?? defaultRequestContext;
@@ -42,34 +132,10 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
 
   return function rupayaFlags(req: Request, res: Response, next: NextFunction): void {
     const flags = new RequestFlags(client, () => contextOf(req));
-    req.flags = flags;
-    req.evaluateFlag = (key, extra) => flags.evaluate(key, extra);
-    if (record) {
-      // Express sets req.route when a route matches, while req.baseUrl is that router's mount path;
-      // by the time the response ends (an error handler, say) baseUrl has been unwound. Capture both
-      // at the moment of the match.
-      let matched: string | undefined;
-      let current: unknown;
-      Object.defineProperty(req, 'route', {
-        configurable: true,
-        enumerable: true,
-        get: () => current,
-        set: (value: unknown) => {
-          current = value;
-          const path = (value as { path?: unknown } | undefined)?.path;
-          if (typeof path === 'string') matched = (req.baseUrl || '') + path;
-        },
-      });
-      // 'close' follows 'finish' for a completed response, and also comes alone when the client went
-      // away first: then the request is recorded as aborted (its latency counts, it is no error).
-      res.once('close', () =>
-        flags.record(
-          matched ?? '(unmatched)',
-          req.method,
-          res.writableFinished ? res.statusCode : ABORTED_STATUS,
-        ),
-      );
-    }
+    const proto = Object.getPrototypeOf(req) as object;
+    if (!installed.has(proto)) install(proto);
+    states.set(req, new RequestState(flags));
+    if (record) res.on('close', onResponseClose);
     if (capture) client.runInRequest(flags.scope, next);
     else next();
   };
