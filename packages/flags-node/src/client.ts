@@ -45,12 +45,12 @@ interface FlagMeta {
 /** Per-request collector of what the request was served (see `runInRequest`). */
 export class RequestScope {
   readonly served: ServedFlag[] = [];
-  private readonly seen = new Set<string>();
 
+  /** Keeps the first entry of each flag. A scan, not a Set: a request is served a few flags at most. */
   add(entry: ServedFlag): void {
-    if (this.seen.has(entry.flag)) return;
-    this.seen.add(entry.flag);
-    this.served.push(entry);
+    const served = this.served;
+    for (let i = 0; i < served.length; i++) if (served[i]!.flag === entry.flag) return;
+    served.push(entry);
   }
 }
 

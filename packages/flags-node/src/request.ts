@@ -14,11 +14,16 @@ export const CONTEXT_HEADERS: Readonly<Record<string, string>> = {
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
+/** `CONTEXT_HEADERS` as pairs, built once (not an `Object.entries` per request). */
+const HEADER_PAIRS: readonly (readonly [string, string])[] = Object.entries(CONTEXT_HEADERS);
+
 /** Default context of a request: `req.user.id` as `userId`, plus the documented headers. */
 export function defaultRequestContext(req: { user?: unknown; headers: HeaderBag }): EvaluationContext {
   const ctx: EvaluationContext = {};
-  for (const [header, attribute] of Object.entries(CONTEXT_HEADERS)) {
-    const raw = req.headers[header];
+  const headers = req.headers;
+  for (let i = 0; i < HEADER_PAIRS.length; i++) {
+    const [header, attribute] = HEADER_PAIRS[i]!;
+    const raw = headers[header];
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value !== undefined && value !== '') ctx[attribute] = value;
   }

@@ -15,7 +15,7 @@ import type { Agent } from 'undici';
 import type { Logger } from '../logger';
 import { Backoff } from '../sync/backoff';
 import { HttpStatusError, postJson, type HttpSettings } from '../sync/http';
-import type { MetricsOptions, RequestRecord } from '../types';
+import type { MetricsOptions, RequestRecord, ServedFlag } from '../types';
 import { SDK_NAME, SDK_VERSION } from '../version';
 import { GaugeSampler, mergeGaugeSamples, type GaugeSample } from './gauges';
 import { type Batch, newBatchKey, Outbox } from './outbox';
@@ -50,6 +50,8 @@ export class MetricsReporter {
   private readonly backoff: Backoff;
   private readonly sampler: GaugeSampler | undefined;
   private readonly windows = new Map<string, WindowAggregate>();
+  /** Lookup path to the series in `windows` (see `seriesOf`); emptied whenever windows are cut. */
+  private readonly recent = new Map<string, Map<string, Map<string, WindowAggregate[]>>>();
   /** Unit sketch of each (window, flag, cohort/variant, stage), shared by its endpoint windows. */
   private readonly unitSeries = new Map<string, { sketch: UnitSketch; end: number }>();
   private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
@@ -108,27 +110,66 @@ export class MetricsReporter {
     if (this.closed || !record.served || record.served.length === 0) return;
     const durationMs = this.windowMs();
     const windowStart = alignWindow(Date.now(), durationMs);
-    const endpoint = `${record.method.toUpperCase()} ${record.route}`;
+    // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
+    const error = record.status >= 500;
+    const latency = Math.max(0, record.durationMs);
     for (const served of record.served) {
-      const key = `${windowStart}\u0000${served.flag}\u0000${served.cohort ?? ''}\u0000${served.variant ?? ''}\u0000${served.stage ?? ''}\u0000${endpoint}`;
-      let series = this.windows.get(key);
-      if (!series) {
-        series = new WindowAggregate({
-          windowStart,
-          durationMs,
-          flag: served.flag,
-          cohort: served.cohort || undefined,
-          variant: served.variant || undefined,
-          stage: served.stage,
-          endpoint,
-        });
-        this.windows.set(key, series);
-      }
-      // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
-      const error = record.status >= 500;
-      series.record(Math.max(0, record.durationMs), error ? { error, status: record.status } : undefined);
+      const series = this.seriesOf(windowStart, durationMs, record, served);
+      series.record(latency, error ? { error, status: record.status } : undefined);
       if (served.unit) addUnit((series.units ??= this.unitSketchOf(series)), served.unit);
     }
+  }
+
+  /**
+   * The window of (windowStart, served flag/cohort/variant/stage, endpoint). Found through
+   * `recent` (route → method → flag → the few series of that flag) by comparing fields, without
+   * building the string key that every request used to build and hash; the keyed map is the
+   * source of truth and only visited when a series is new to `recent`.
+   */
+  private seriesOf(
+    windowStart: number,
+    durationMs: number,
+    record: RequestRecord,
+    served: ServedFlag,
+  ): WindowAggregate {
+    let byMethod = this.recent.get(record.route);
+    if (!byMethod) this.recent.set(record.route, (byMethod = new Map()));
+    let byFlag = byMethod.get(record.method);
+    if (!byFlag) byMethod.set(record.method, (byFlag = new Map()));
+    let list = byFlag.get(served.flag);
+    if (!list) byFlag.set(served.flag, (list = []));
+    const cohort = served.cohort || undefined;
+    const variant = served.variant || undefined;
+    for (const s of list) {
+      if (
+        s.windowStart === windowStart &&
+        s.cohort === cohort &&
+        s.variant === variant &&
+        s.stage === served.stage &&
+        s.durationMs === durationMs
+      )
+        return s;
+    }
+    const endpoint = `${record.method.toUpperCase()} ${record.route}`;
+    const key = `${windowStart}\u0000${served.flag}\u0000${served.cohort ?? ''}\u0000${served.variant ?? ''}\u0000${served.stage ?? ''}\u0000${endpoint}`;
+    let series = this.windows.get(key);
+    if (!series) {
+      series = new WindowAggregate({
+        windowStart,
+        durationMs,
+        flag: served.flag,
+        cohort,
+        variant,
+        stage: served.stage,
+        endpoint,
+      });
+      this.windows.set(key, series);
+    }
+    // Series of earlier windows leave the list when a newer one joins it.
+    const current = list.filter((s) => s.windowStart === windowStart);
+    current.push(series);
+    byFlag.set(served.flag, current);
+    return series;
   }
 
   /** The unit sketch of `series`' (window, flag, cohort/variant, stage): once per endpoint window. */
@@ -219,6 +260,8 @@ export class MetricsReporter {
         this.windows.delete(key);
       }
     }
+    // Rebuilt by the next requests; a cut series must not be found again (a clock stepping back).
+    if (windows.length > 0) this.recent.clear();
     for (const [key, entry] of this.unitSeries) if (final || entry.end <= now) this.unitSeries.delete(key);
     const gauges: GaugeWindow[] = [];
     for (const [start, g] of this.gauges) {
