@@ -44,7 +44,10 @@ class RequestState {
   constructor(readonly flags: RequestFlags) {}
 }
 
-const states = new WeakMap<object, RequestState>();
+/** The request's state: one symbol-keyed property (a WeakMap keyed by requests made every scavenge slower). */
+const kState = Symbol('rupaya.flags');
+type WithState = { [kState]?: RequestState };
+const stateOf = (req: object): RequestState | undefined => (req as WithState)[kState];
 const installed = new WeakSet<object>();
 
 /** A plain own data property, as an assignment would have made without the accessor. */
@@ -55,11 +58,11 @@ function defineOwn(target: object, key: string, value: unknown): void {
 /**
  * Express gives every request a hidden class of its own (`Object.setPrototypeOf(req, app.request)`
  * per request), so each property a middleware adds to `req` costs a fresh map with a copy of all
- * of req's property descriptors, plus old-space garbage, and an accessor defined per request costs
- * more. Nothing is added to `req`: `flags`, `evaluateFlag` and `route` are accessors on the app's
- * request prototype (mounted sub-apps inherit from it) that read the request's state from a
- * WeakMap. Requests the middleware did not see behave as before (an assignment defines an own
- * property).
+ * of req's property descriptors, plus old-space garbage, and an accessor defined per request (with
+ * its own getter/setter closures) costs more. One property is added (the state, under a symbol);
+ * `flags`, `evaluateFlag` and `route` are accessors on the app's request prototype (mounted sub-apps
+ * inherit from it) that read it. Requests the middleware did not see behave as before (an
+ * assignment defines an own property).
  */
 function install(proto: object): void {
   installed.add(proto);
@@ -67,7 +70,7 @@ function install(proto: object): void {
     flags: {
       configurable: true,
       get(this: Request) {
-        return states.get(this)?.flags;
+        return stateOf(this)?.flags;
       },
       set(this: Request, value: unknown) {
         defineOwn(this, 'flags', value);
@@ -76,7 +79,7 @@ function install(proto: object): void {
     evaluateFlag: {
       configurable: true,
       get(this: Request) {
-        const state = states.get(this);
+        const state = stateOf(this);
         if (!state) return undefined;
         // A closure (created on first use), so `const { evaluateFlag } = req` works.
         state.evaluateFlag ??= (key, extra) => state.flags.evaluate(key, extra);
@@ -92,10 +95,10 @@ function install(proto: object): void {
     route: {
       configurable: true,
       get(this: Request) {
-        return states.get(this)?.route;
+        return stateOf(this)?.route;
       },
       set(this: Request, value: unknown) {
-        const state = states.get(this);
+        const state = stateOf(this);
         if (!state) {
           defineOwn(this, 'route', value);
           return;
@@ -115,7 +118,7 @@ function install(proto: object): void {
  */
 function onResponseClose(this: Response): void {
   const req = this.req;
-  const state = states.get(req);
+  const state = stateOf(req);
   if (!state) return;
   state.flags.record(
     state.matched ?? routeOf(req),
@@ -134,7 +137,7 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
     const flags = new RequestFlags(client, () => contextOf(req));
     const proto = Object.getPrototypeOf(req) as object;
     if (!installed.has(proto)) install(proto);
-    states.set(req, new RequestState(flags));
+    (req as WithState)[kState] = new RequestState(flags);
     if (record) res.on('close', onResponseClose);
     if (capture) client.runInRequest(flags.scope, next);
     else next();
