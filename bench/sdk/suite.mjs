@@ -119,46 +119,52 @@ async function loadApp(app) {
   return { rps: r.requests.total / r.duration, cpuMicrosPerRequest: (cpu1 - cpu0) / r.requests.total, ok };
 }
 
+/** One warm-up second, unmeasured. */
+function warmUp(app) {
+  return autocannon({ url: app.url, connections: 10, duration: 1, headers: { 'x-user-id': 'bench-user-1' } });
+}
+
 async function overhead(framework, server, sdkKey) {
-  const plain = await startApp(framework, 'plain', server.url, sdkKey);
-  const plugin = await startApp(framework, 'plugin', server.url, sdkKey);
-  try {
-    // Warm both up, then alternate (order swapped every round).
-    await autocannon({ url: plain.url, connections: 10, duration: 1 });
-    await autocannon({
-      url: plugin.url,
-      connections: 10,
-      duration: 1,
-      headers: { 'x-user-id': 'bench-user-1' },
-    });
-    const runs = { plain: [], plugin: [] };
-    for (let i = 0; i < ALTERNATIONS; i++) {
+  // A fresh plain/plugin pair of processes every round: two processes running the same code differ
+  // by up to ~25% in CPU per request for as long as they live (JIT and memory-layout luck; measured
+  // with four identical plugin processes side by side), so a single process per mode biased the
+  // whole comparison by whatever that pair drew. Each round: start both, warm both up, then one run
+  // each, order swapped every round.
+  const runs = { plain: [], plugin: [] };
+  for (let i = 0; i < ALTERNATIONS; i++) {
+    const [plain, plugin] = await Promise.all([
+      startApp(framework, 'plain', server.url, sdkKey),
+      startApp(framework, 'plugin', server.url, sdkKey),
+    ]);
+    try {
+      await warmUp(plain);
+      await warmUp(plugin);
       const order = i % 2 === 0 ? ['plain', 'plugin'] : ['plugin', 'plain'];
       for (const mode of order) runs[mode].push(await loadApp(mode === 'plain' ? plain : plugin));
+    } finally {
+      await plain.stop();
+      await plugin.stop();
     }
-    const med = (xs, k) => median(xs.map((x) => x[k]));
-    // Paired per round (the two runs of a round are seconds apart): robust to the machine's drift.
-    const pairedLoss = median(runs.plain.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
-    const plainRps = med(runs.plain, 'rps');
-    const pluginRps = med(runs.plugin, 'rps');
-    const plainCpu = med(runs.plain, 'cpuMicrosPerRequest');
-    const pluginCpu = med(runs.plugin, 'cpuMicrosPerRequest');
-    return {
-      framework,
-      plainRps,
-      pluginRps,
-      rpsLostPercent: (1 - pluginRps / plainRps) * 100,
-      pairedLossPercent: pairedLoss,
-      plainCpuMicros: plainCpu,
-      pluginCpuMicros: pluginCpu,
-      pluginCostMicros: pluginCpu - plainCpu,
-      allOk: [...runs.plain, ...runs.plugin].every((r) => r.ok),
-      runs,
-    };
-  } finally {
-    await plain.stop();
-    await plugin.stop();
   }
+  const med = (xs, k) => median(xs.map((x) => x[k]));
+  // Paired per round (the two runs of a round are seconds apart): robust to the machine's drift.
+  const pairedLoss = median(runs.plain.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
+  const plainRps = med(runs.plain, 'rps');
+  const pluginRps = med(runs.plugin, 'rps');
+  const plainCpu = med(runs.plain, 'cpuMicrosPerRequest');
+  const pluginCpu = med(runs.plugin, 'cpuMicrosPerRequest');
+  return {
+    framework,
+    plainRps,
+    pluginRps,
+    rpsLostPercent: (1 - pluginRps / plainRps) * 100,
+    pairedLossPercent: pairedLoss,
+    plainCpuMicros: plainCpu,
+    pluginCpuMicros: pluginCpu,
+    pluginCostMicros: pluginCpu - plainCpu,
+    allOk: [...runs.plain, ...runs.plugin].every((r) => r.ok),
+    runs,
+  };
 }
 
 async function seedThousand(server, db) {
@@ -257,7 +263,7 @@ export function markdown(data) {
   );
   out.push('');
   out.push(
-    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second.`,
+    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, a fresh pair of app processes every round (after 1 s of warm-up each; identical processes differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second.`,
   );
   out.push('');
   out.push(
