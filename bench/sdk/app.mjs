@@ -1,5 +1,5 @@
 // Hello-world app for the middleware-overhead runs, in its own process so its CPU time is its own:
-// `node app.mjs <fastify|express> <plain|plugin> <control-plane url> <sdk key> <flag key>`.
+// `node app.mjs <fastify|express> <plain|outbound|plugin> <control-plane url> <sdk key> <flag key>`.
 // plugin mode: the Rupaya plugin/middleware with request recording on, and the handler evaluates one
 // flag with req.evaluateFlag (what an app using the product does); plain mode: the same handler
 // without either. Prints {"port"} when listening.
@@ -7,6 +7,19 @@ import { createClient } from '@rupaya/flags-node';
 
 const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
 const withPlugin = mode === 'plugin';
+if (mode === 'outbound') {
+  // Control, not the ceiling: the plain app after one outgoing HTTP request (GET /health of the
+  // control plane, node:http, kept-alive socket), as any service with an HTTP client makes. A
+  // process that made one serves ~25% slower for its whole life (shared socket/stream code of Node
+  // sees client sockets too); the plugin app's SDK client makes such requests.
+  const { get } = await import('node:http');
+  await new Promise((resolve, reject) =>
+    get(`${url}/health`, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    }).on('error', reject),
+  );
+}
 let client;
 if (withPlugin) {
   client = createClient({ url, sdkKey, streaming: true, metrics: { enabled: true } });

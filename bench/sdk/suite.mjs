@@ -125,44 +125,50 @@ function warmUp(app) {
 }
 
 async function overhead(framework, server, sdkKey) {
-  // A fresh plain/plugin pair of processes every round: two processes running the same code differ
-  // by up to ~25% in CPU per request for as long as they live (JIT and memory-layout luck; measured
-  // with four identical plugin processes side by side), so a single process per mode biased the
-  // whole comparison by whatever that pair drew. Each round: start both, warm both up, then one run
-  // each, order swapped every round.
-  const runs = { plain: [], plugin: [] };
+  // Fresh processes every round: two processes running the same code can differ by up to ~25% in
+  // CPU per request for as long as they live (four identical plugin processes side by side), so a
+  // single process per mode biased the whole comparison by whatever it drew. Each round: start
+  // them, warm each up, then one run each.
+  // The outbound control is the plain app after one outgoing HTTP request at start (see app.mjs): it
+  // separates what any process with an HTTP client pays from what the plugin costs.
+  const modes = ['plain', 'outbound', 'plugin'];
+  const runs = { plain: [], outbound: [], plugin: [] };
   for (let i = 0; i < ALTERNATIONS; i++) {
-    const [plain, plugin] = await Promise.all([
-      startApp(framework, 'plain', server.url, sdkKey),
-      startApp(framework, 'plugin', server.url, sdkKey),
-    ]);
+    const apps = await Promise.all(modes.map((mode) => startApp(framework, mode, server.url, sdkKey)));
     try {
-      await warmUp(plain);
-      await warmUp(plugin);
-      const order = i % 2 === 0 ? ['plain', 'plugin'] : ['plugin', 'plain'];
-      for (const mode of order) runs[mode].push(await loadApp(mode === 'plain' ? plain : plugin));
+      for (const app of apps) await warmUp(app);
+      // Rotate the order every round.
+      for (let k = 0; k < modes.length; k++) {
+        const m = (i + k) % modes.length;
+        runs[modes[m]].push(await loadApp(apps[m]));
+      }
     } finally {
-      await plain.stop();
-      await plugin.stop();
+      for (const app of apps) await app.stop();
     }
   }
   const med = (xs, k) => median(xs.map((x) => x[k]));
-  // Paired per round (the two runs of a round are seconds apart): robust to the machine's drift.
+  // Paired per round (the runs of a round are seconds apart): robust to the machine's drift.
   const pairedLoss = median(runs.plain.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
+  const pairedLossVsOutbound = median(runs.outbound.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
   const plainRps = med(runs.plain, 'rps');
   const pluginRps = med(runs.plugin, 'rps');
   const plainCpu = med(runs.plain, 'cpuMicrosPerRequest');
   const pluginCpu = med(runs.plugin, 'cpuMicrosPerRequest');
+  const outboundCpu = med(runs.outbound, 'cpuMicrosPerRequest');
   return {
     framework,
     plainRps,
     pluginRps,
+    outboundRps: med(runs.outbound, 'rps'),
     rpsLostPercent: (1 - pluginRps / plainRps) * 100,
     pairedLossPercent: pairedLoss,
+    pairedLossVsOutboundPercent: pairedLossVsOutbound,
     plainCpuMicros: plainCpu,
+    outboundCpuMicros: outboundCpu,
     pluginCpuMicros: pluginCpu,
     pluginCostMicros: pluginCpu - plainCpu,
-    allOk: [...runs.plain, ...runs.plugin].every((r) => r.ok),
+    pluginCostVsOutboundMicros: pluginCpu - outboundCpu,
+    allOk: [...runs.plain, ...runs.outbound, ...runs.plugin].every((r) => r.ok),
     runs,
   };
 }
@@ -201,7 +207,7 @@ export async function run({ log }) {
     for (const framework of ['fastify', 'express']) {
       const r = await overhead(framework, server, devKey);
       log(
-        `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost), plugin ${fmt(r.pluginCostMicros)} µs CPU/request`,
+        `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost, paired ${fmt(r.pairedLossPercent)}%; vs outbound control ${fmt(r.outboundRps, 0)} rps, paired ${fmt(r.pairedLossVsOutboundPercent)}%), plugin ${fmt(r.pluginCostMicros)} µs CPU/request (${fmt(r.pluginCostVsOutboundMicros)} vs control)`,
       );
       mw.push(r);
     }
@@ -263,7 +269,7 @@ export function markdown(data) {
   );
   out.push('');
   out.push(
-    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, a fresh pair of app processes every round (after 1 s of warm-up each; identical processes differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second.`,
+    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after 1 s of warm-up each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second than the plain app. The outbound control is the plain app after one outgoing HTTP request at start (GET of the control plane's /health with node:http): a process that made one serves measurably slower for its whole life, whatever the client library, and the plugin app's SDK client makes such requests; the last columns compare the plugin with it.`,
   );
   out.push('');
   out.push(
@@ -278,6 +284,9 @@ export function markdown(data) {
         'CPU µs/req plain',
         'CPU µs/req plugin',
         'Plugin cost µs/req',
+        'CPU µs/req outbound control',
+        'rps lost vs control (paired)',
+        'Plugin cost vs control µs/req',
         'Runs ok',
       ],
       mw.map((r) => [
@@ -290,6 +299,9 @@ export function markdown(data) {
         fmt(r.plainCpuMicros),
         fmt(r.pluginCpuMicros),
         fmt(r.pluginCostMicros),
+        r.outboundCpuMicros === undefined ? 'n/a' : fmt(r.outboundCpuMicros),
+        r.pairedLossVsOutboundPercent === undefined ? 'n/a' : `${fmt(r.pairedLossVsOutboundPercent)}%`,
+        r.pluginCostVsOutboundMicros === undefined ? 'n/a' : fmt(r.pluginCostVsOutboundMicros),
         r.allOk ? 'ok' : 'errors',
       ]),
     ),
