@@ -325,7 +325,8 @@ async function runStorage(storage, { log, rounds, seconds, warmSeconds }) {
     const rolloutFlag = parsed.flags.find(
       (f) => f.key.startsWith('feature.') && f.rolloutPercentage !== undefined && !f.rules && !f.allowList,
     );
-    const sse = await sseLatency(server, admin, sdkKey, rolloutFlag.key);
+    // The serving rounds restarted the server (new port): a client for the current one.
+    const sse = await sseLatency(server, adminClient(server.url, server.adminToken), sdkKey, rolloutFlag.key);
     log(`  ${storage}: write → SSE p50 ${fmt(sse.latencyMs.p50)} ms, p99 ${fmt(sse.latencyMs.p99)} ms`);
     await sleep(1000);
     const rssAfter = rssBytes(server.pid);

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Config } from './config';
 import type { Database, Db } from './db/client';
 import { frameworkErrors, MAX_PATH_PARAM_LENGTH, registerErrorHandling } from './errors';
+import { lazyChildLoggerFactory } from './logging';
 import { authPlugin } from './auth/index';
 import { docsPlugin } from './routes/docs';
 import { routeModules } from './routes/index';
@@ -39,6 +40,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const { config, database } = options;
   const app = Fastify({
     logger: options.logger ?? (config.logLevel === 'silent' ? false : { level: config.logLevel }),
+    // With a logger, each request's child logger is made on first use (./logging.ts).
+    ...((options.logger ?? config.logLevel !== 'silent')
+      ? { childLoggerFactory: lazyChildLoggerFactory }
+      : {}),
     // Unknown fields are errors (not silently dropped); body types are never coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     bodyLimit: 1024 * 1024,

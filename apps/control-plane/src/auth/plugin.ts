@@ -24,6 +24,11 @@ declare module 'fastify' {
     requireRole(role: Role): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** preHandler for /api/sdk/v1/*: the caller must present an SDK key; sets `request.sdk`. */
     requireSdkKey: (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
+    /**
+     * The SDK principal of a request whose key was resolved recently (memory only, no database);
+     * undefined otherwise — then `requireSdkKey` decides. For routes that authenticate inline.
+     */
+    knownSdkKey: (request: FastifyRequest) => SdkPrincipal | undefined;
     /** Auth services shared with the key/token routes. */
     auth: AuthServices;
   }
@@ -57,6 +62,12 @@ export interface AuthPluginOptions {
 }
 
 const WWW_AUTHENTICATE = { 'www-authenticate': 'Bearer realm="rupaya"' };
+
+/** The SDK key of a `Bearer <sdk key>` header; undefined for anything else. */
+function sdkKeyOf(header: string): string | undefined {
+  const credential = bearerCredential(header);
+  return credential?.startsWith(SDK_KEY_PREFIX) ? credential : undefined;
+}
 
 function unauthorized(message: string): ApiError {
   return new ApiError(401, 'UNAUTHORIZED', message, undefined, WWW_AUTHENTICATE);
@@ -192,6 +203,11 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
     };
   });
 
+  app.decorate('knownSdkKey', function knownSdkKey(request: FastifyRequest): SdkPrincipal | undefined {
+    const header = request.headers.authorization;
+    return header === undefined || header === '' ? undefined : sdkKeys.cachedHeader(header, sdkKeyOf);
+  });
+
   // Callback style, not async: a key resolved recently (the snapshot poll of every SDK) is answered
   // from memory in the same tick — no promise, no microtask hop; only a cache miss awaits the database.
   app.decorate(
@@ -202,6 +218,12 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
         done(unauthorized('missing Authorization header: send "Authorization: Bearer <sdk key>"'));
         return;
       }
+      const known = sdkKeys.cachedHeader(header, sdkKeyOf);
+      if (known !== undefined) {
+        request.sdk = known;
+        done();
+        return;
+      }
       const credential = bearerCredential(header);
       if (credential === undefined) {
         done(unauthorized('the Authorization header must be "Bearer <sdk key>"'));
@@ -209,12 +231,6 @@ async function auth(app: FastifyInstance, options: AuthPluginOptions): Promise<v
       }
       if (!credential.startsWith(SDK_KEY_PREFIX)) {
         done(unauthorized(`the SDK API needs an SDK key (${SDK_KEY_PREFIX}…) of the environment to read`));
-        return;
-      }
-      const hit = sdkKeys.cached(credential);
-      if (hit !== undefined) {
-        request.sdk = hit;
-        done();
         return;
       }
       sdkKeys.resolve(credential).then(

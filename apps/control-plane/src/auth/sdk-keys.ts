@@ -90,9 +90,34 @@ export class SdkKeyResolver {
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** The principal of a key resolved less than `ttlMs` ago, without touching the database; else undefined. */
-  cached(key: string, now = Date.now()): SdkPrincipal | undefined {
-    const entry = this.cache.get(key);
+  /**
+   * The last `Authorization` header answered by `cachedHeader`, and its cache entry: an SDK polls with
+   * the same header every time, so the snapshot hot path compares one string instead of parsing the
+   * header and hashing the key for the Map.
+   */
+  private lastHeader: string | undefined;
+  private lastEntry: CacheEntry | undefined;
+
+  /**
+   * The principal of the key in an `Authorization` header (`keyOf` extracts it; undefined: not a
+   * usable credential) when it was resolved less than `ttlMs` ago, without touching the database;
+   * else undefined. A one-entry memo of the last header skips the parsing and the Map.
+   */
+  cachedHeader(
+    header: string,
+    keyOf: (header: string) => string | undefined,
+    now = Date.now(),
+  ): SdkPrincipal | undefined {
+    let entry = header === this.lastHeader ? this.lastEntry : undefined;
+    // Past its ttl the memo may hold an entry that resolve() has since replaced: ask the Map.
+    if (entry === undefined || now - entry.checkedAt >= this.ttlMs) {
+      const key = keyOf(header);
+      entry = key === undefined ? undefined : this.cache.get(key);
+      if (entry !== undefined) {
+        this.lastHeader = header;
+        this.lastEntry = entry;
+      }
+    }
     return entry !== undefined && now - entry.checkedAt < this.ttlMs ? entry.principal : undefined;
   }
 
@@ -113,9 +138,17 @@ export class SdkKeyResolver {
     const row = rows[0];
     if (!row) {
       this.cache.delete(key);
+      if (this.lastEntry === cached) {
+        this.lastHeader = undefined;
+        this.lastEntry = undefined;
+      }
       return undefined;
     }
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    if (this.cache.size >= this.maxEntries) {
+      this.cache.clear();
+      this.lastHeader = undefined;
+      this.lastEntry = undefined;
+    }
     const principal: SdkPrincipal = { environment: row.environment, keyId: row.id };
     this.cache.set(key, { principal, checkedAt: now });
     return principal;
@@ -124,5 +157,9 @@ export class SdkKeyResolver {
   /** Drops a revoked key from this process's cache at once. */
   forget(keyId: string): void {
     for (const [key, entry] of this.cache) if (entry.principal.keyId === keyId) this.cache.delete(key);
+    if (this.lastEntry?.principal.keyId === keyId) {
+      this.lastHeader = undefined;
+      this.lastEntry = undefined;
+    }
   }
 }

@@ -64,11 +64,18 @@ function sendSnapshot(
 
 export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
   const open = new Set<FastifyReply>();
+  const serve = (request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
+    const environment = request.sdk!.environment;
+    const built = app.snapshots.get(environment);
+    if (built !== undefined) return sendSnapshot(app, request, reply, built);
+    return currentSnapshot(app, environment).then((b) => sendSnapshot(app, request, reply, b));
+  };
 
   app.get(
     '/api/sdk/v1/snapshot',
     {
-      preHandler: app.requireSdkKey,
+      // No preHandler: the route authenticates inline (below), so Fastify calls the handler directly
+      // instead of running a hook chain on every poll of every SDK (the OpenAPI security follows the path).
       schema: {
         tags: ['sdk'],
         summary: "The SDK key's environment snapshot (ETag, If-None-Match → 304, gzip/br)",
@@ -83,10 +90,17 @@ export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
     // Not async: with the snapshot in memory (always, after start-up) the reply is sent in the same
     // tick as the request arrived; only a cold environment awaits its first build.
     (request: FastifyRequest, reply: FastifyReply) => {
-      const environment = request.sdk!.environment;
-      const built = app.snapshots.get(environment);
-      if (built !== undefined) return sendSnapshot(app, request, reply, built);
-      return currentSnapshot(app, environment).then((b) => sendSnapshot(app, request, reply, b));
+      const known = app.knownSdkKey(request);
+      if (known !== undefined) {
+        request.sdk = known;
+        return serve(request, reply);
+      }
+      // Not resolved recently (or not an SDK key): the full check, which may ask the database.
+      app.requireSdkKey(request, reply, (err) => {
+        if (err) reply.send(err);
+        else serve(request, reply);
+      });
+      return reply;
     },
   );
 
