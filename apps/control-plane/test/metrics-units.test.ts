@@ -17,6 +17,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deploymentMetrics } from '../src/db/schema/index';
 import { storageKinds } from '../src/index';
+import type { CanaryHealth } from '../src/services/metrics-queries';
 import { rollupAndPrune } from '../src/services/metrics-retention';
 import { batch, buildWindow, canaryAction, createCanary, postMetrics } from './canary-support';
 import { expectError, startTestServer, type TestServer } from './helpers';
@@ -55,18 +56,7 @@ function instanceWindows(
 const users = (prefix: string, from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `${prefix}-${from + i}`);
 
-interface Traffic {
-  configuredPercent: number;
-  observedPercent: number | null;
-  requests: number;
-  gap: number | null;
-  allowedGap: number | null;
-  units: number | null;
-  observedUnitPercent: number | null;
-  unitGap: number | null;
-  allowedUnitGap: number | null;
-  ok: boolean;
-}
+type Traffic = CanaryHealth['traffic'];
 
 describe.each(storageKinds)('canary traffic tracking by units on %s', (kind) => {
   let s: TestServer;

@@ -264,7 +264,8 @@ export const environmentResponses = {
 // ------------------------------------------------------------------------------------------------
 // Metrics
 
-const cohortSummary = object({
+/** The figures of a cohort summary, also the figures of a range point. */
+const windowFigures = {
   requests: num,
   errors: num,
   errorRate: nullable({ type: 'number', description: 'Percent' }),
@@ -272,7 +273,9 @@ const cohortSummary = object({
   p95: nullable(num),
   p99: nullable(num),
   rps: num,
-});
+};
+
+const cohortSummary = object(windowFigures);
 
 export const metricsResponses = {
   health: object(
@@ -354,13 +357,7 @@ export const metricsResponses = {
             items: object({
               windowStart: num,
               durationMs: num,
-              requests: num,
-              errors: num,
-              errorRate: nullable({ type: 'number', description: 'Percent' }),
-              p50: nullable(num),
-              p95: nullable(num),
-              p99: nullable(num),
-              rps: num,
+              ...windowFigures,
               topErrors: {
                 type: 'array',
                 items: object({ endpoint: str, status: num, count: num }),
