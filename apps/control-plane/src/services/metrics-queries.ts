@@ -6,6 +6,7 @@ import {
   type Flag,
   mergeWindows,
   type SerializedWindow,
+  trafficShare,
   unitSketchStandardError,
   WindowAggregate,
 } from '@rupaya/flags-core';
@@ -48,24 +49,6 @@ function mergeCohort(windows: SerializedWindow[], cohort: string): WindowAggrega
     windows.filter((w) => (w.cohort ?? '') === cohort),
     { cohort, endpoint: '*' },
   );
-}
-
-/** Below this many requests (or units) the observed share is not judged. */
-const MIN_TRAFFIC_SAMPLE = 100;
-
-/**
- * Largest gap (percentage points) between observed treatment share and configured percent that is
- * fine: 4 standard deviations of the observed share, at least 1 point. Each request (or unit) is in
- * the treatment with probability p, so the share of n is binomial: variance p(1 − p)/n. A share of
- * units is a ratio of two HyperLogLog estimates (treatment units / all units), each off by a relative
- * error ε (1.04/√m): `sketchError` adds their variance, (p·ε)² for each, taken as independent (they
- * are positively correlated — the treatment's registers are part of the total's — so this is an
- * upper bound).
- */
-function allowedGap(configured: number, n: number, sketchError = 0): number {
-  const p = Math.min(Math.max(configured / 100, 0.001), 0.999);
-  const variance = (p * (1 - p)) / Math.max(n, 1) + 2 * (p * sketchError) ** 2;
-  return Math.max(1, 400 * Math.sqrt(variance));
 }
 
 export interface CanaryHealth {
@@ -149,22 +132,14 @@ async function flagHealth(
   const total = mergeWindows(windows, { endpoint: '*' });
   const configured = effectivePercent(flag);
   const requests = total?.requests ?? 0;
-  const observed = requests > 0 ? (100 * (treatment?.requests ?? 0)) / requests : null;
-  const gap = observed === null ? null : observed - configured;
-  const requestTolerance = observed === null ? null : allowedGap(configured, requests);
-  const requestsOk = gap === null || requests < MIN_TRAFFIC_SAMPLE || Math.abs(gap) <= requestTolerance!;
+  const byRequests = trafficShare(configured, treatment?.requests ?? 0, requests);
   // Units: a union of the sketches (never a sum: one unit is in many windows and endpoints).
   const unitEstimate = total?.unitCount ?? null;
   const units = unitEstimate === null ? null : Math.round(unitEstimate);
-  const observedUnits =
-    unitEstimate !== null && unitEstimate > 0
-      ? Math.min(100, (100 * (treatment?.unitCount ?? 0)) / unitEstimate)
-      : null;
-  const unitGap = observedUnits === null ? null : observedUnits - configured;
-  const unitTolerance =
-    observedUnits === null ? null : allowedGap(configured, units!, unitSketchStandardError(total!.units!.p));
-  const unitsOk = unitGap === null || units! < MIN_TRAFFIC_SAMPLE || Math.abs(unitGap) <= unitTolerance!;
-  const trafficOk = requestsOk && unitsOk;
+  const byUnits = trafficShare(configured, treatment?.unitCount ?? 0, unitEstimate ?? 0, {
+    sketchError: total?.units ? unitSketchStandardError(total.units.p) : 0,
+  });
+  const trafficOk = byRequests.ok && byUnits.ok;
   const [decision] = await db
     .select()
     .from(rollbackDecisions)
@@ -199,14 +174,14 @@ async function flagHealth(
     },
     traffic: {
       configuredPercent: configured,
-      observedPercent: observed,
+      observedPercent: byRequests.observedPercent,
       requests,
-      gap,
-      allowedGap: requestTolerance,
+      gap: byRequests.gap,
+      allowedGap: byRequests.allowedGap,
       units,
-      observedUnitPercent: observedUnits,
-      unitGap,
-      allowedUnitGap: unitTolerance,
+      observedUnitPercent: byUnits.observedPercent,
+      unitGap: byUnits.gap,
+      allowedUnitGap: byUnits.allowedGap,
       ok: trafficOk,
     },
     lastDecision: decision

@@ -1,3 +1,4 @@
 export * from './decide';
 export * from './policy';
 export * from './transition';
+export * from './traffic';
