@@ -176,18 +176,20 @@ export async function measureIngest(log) {
     );
     const statsQuery = `SELECT event, sum(converted), sum(sum_count), sum(sum_value), sum(sum_count_squares), sum(sum_value_squares)
       FROM experiment_metric_stats WHERE ${where} GROUP BY event ORDER BY event`;
-    const maintained = Object.fromEntries(
-      q(statsQuery).map((r) => [
-        r[0],
-        {
-          converted: Number(r[1]),
-          count: Number(r[2]),
-          sum: Number(r[3]),
-          countSq: Number(r[4]),
-          sumSq: Number(r[5]),
-        },
-      ]),
-    );
+    const readStats = () =>
+      Object.fromEntries(
+        q(statsQuery).map((r) => [
+          r[0],
+          {
+            converted: Number(r[1]),
+            count: Number(r[2]),
+            sum: Number(r[3]),
+            countSq: Number(r[4]),
+            sumSq: Number(r[5]),
+          },
+        ]),
+      );
+    const maintained = readStats();
     // Committed records per second (batch transactions' start time), over the generation window.
     const perSecond = q(
       `SELECT extract(epoch FROM date_trunc('second', received_at))::bigint, sum(accepted)
@@ -204,18 +206,7 @@ export async function measureIngest(log) {
     );
     // The maintained statistics equal a cold rebuild from the per-unit rows.
     await admin.post(`/api/admin/deployment/experiments/${INGEST_KEY}/rebuild?environment=${ENV}`, {});
-    const rebuilt = Object.fromEntries(
-      q(statsQuery).map((r) => [
-        r[0],
-        {
-          converted: Number(r[1]),
-          count: Number(r[2]),
-          sum: Number(r[3]),
-          countSq: Number(r[4]),
-          sumSq: Number(r[5]),
-        },
-      ]),
-    );
+    const rebuilt = readStats();
 
     const checks = [
       ['SDK dropped no record', workers.every((w) => w.sdk.dropped === 0)],
