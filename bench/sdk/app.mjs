@@ -35,8 +35,7 @@ if (framework === 'fastify') {
     const { flagsPlugin } = await import('@rupaya/flags-fastify');
     await app.register(flagsPlugin, { client });
     app.get('/hello', async (request) => {
-      const result = await request.evaluateFlag(flagKey);
-      return { hello: 'world', on: result.enabled };
+      return { hello: 'world', on: request.evaluateFlag(flagKey).enabled };
     });
   } else {
     app.get('/hello', async () => ({ hello: 'world', on: false }));
@@ -49,9 +48,9 @@ if (framework === 'fastify') {
   if (withPlugin) {
     const { flagsMiddleware } = await import('@rupaya/flags-express');
     app.use(flagsMiddleware({ client }));
-    app.get('/hello', async (req, res) => {
-      const result = await req.evaluateFlag(flagKey);
-      res.json({ hello: 'world', on: result.enabled });
+    // Synchronous like the plain app's handler: evaluateFlag returns the result itself.
+    app.get('/hello', (req, res) => {
+      res.json({ hello: 'world', on: req.evaluateFlag(flagKey).enabled });
     });
   } else {
     app.get('/hello', (_req, res) => res.json({ hello: 'world', on: false }));

@@ -1,10 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // transport-worker: the worker thread the default transport runs undici on (dist/transport-worker.{js,cjs}).
+  entry: ['src/index.ts', 'src/transport-worker.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  dts: { entry: 'src/index.ts' },
   sourcemap: true,
   clean: true,
+  // import.meta.url in the CommonJS build (the worker script is found relative to it).
+  shims: true,
   target: 'es2022',
 });

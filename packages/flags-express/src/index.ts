@@ -8,7 +8,7 @@ declare global {
       /** Evaluates a flag for this request's context; the result is a plain object. */
       evaluateFlag(key: string, extra?: EvaluationContext): EvaluationResult;
       /** `isEnabled`, `variant`, `value` for this request, and its context. */
-      flags: RequestFlags;
+      flags: RequestFlags<Request>;
     }
   }
 }
@@ -41,7 +41,7 @@ class RequestState {
   /** Route pattern under its mount path, captured when the route matched. */
   matched: string | undefined = undefined;
   evaluateFlag: Request['evaluateFlag'] | undefined = undefined;
-  constructor(readonly flags: RequestFlags) {}
+  constructor(readonly flags: RequestFlags<Request>) {}
 }
 
 /** The request's state: one symbol-keyed property (a WeakMap keyed by requests made every scavenge slower). */
@@ -134,7 +134,7 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
   const capture = options.captureClientCalls === true;
 
   return function rupayaFlags(req: Request, res: Response, next: NextFunction): void {
-    const flags = new RequestFlags(client, () => contextOf(req));
+    const flags = new RequestFlags(client, contextOf, req);
     const proto = Object.getPrototypeOf(req) as object;
     if (!installed.has(proto)) install(proto);
     (req as WithState)[kState] = new RequestState(flags);

@@ -1,5 +1,6 @@
 import type { EvaluationContext, EvaluationResult } from '@rupaya/flags-core';
 import { ABORTED_STATUS, defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
+import type { ServerResponse } from 'node:http';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -8,7 +9,7 @@ declare module 'fastify' {
     /** Evaluates a flag for this request's context; the result is a plain object. */
     evaluateFlag(key: string, extra?: EvaluationContext): EvaluationResult;
     /** `isEnabled`, `variant`, `value` for this request, and its context. */
-    flags: RequestFlags;
+    flags: RequestFlags<FastifyRequest>;
   }
 }
 
@@ -25,17 +26,36 @@ export interface FlagsPluginOptions {
   captureClientCalls?: boolean;
 }
 
+/** The request's flags on its response, read by the shared 'close' listener (no closure per request). */
+const kFlags = Symbol('rupaya.flags');
+type WithFlags = ServerResponse & { [kFlags]?: RequestFlags<FastifyRequest> };
+
+/**
+ * 'close' follows 'finish' for a completed response, and comes alone when the client went away
+ * first: then the request is recorded as aborted (its latency counts, it is no error).
+ */
+function onResponseClose(this: WithFlags): void {
+  const flags = this[kFlags];
+  if (!flags || flags.scope.served.length === 0) return;
+  const request = flags.source!;
+  flags.record(
+    request.routeOptions.url ?? '(unmatched)',
+    request.method,
+    this.writableEnded ? this.statusCode : ABORTED_STATUS,
+  );
+}
+
 const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, done) => {
   const { client } = options;
   if (!client) {
     done(new Error('@rupaya/flags-fastify: the `client` option is required'));
     return;
   }
-  const contextOf = options.context ?? ((req: FastifyRequest) => defaultRequestContext(req));
+  const contextOf: (req: FastifyRequest) => EvaluationContext = options.context ?? defaultRequestContext;
   const record = options.recordRequests !== false;
   const capture = options.captureClientCalls === true;
 
-  fastify.decorateRequest('flags', null as unknown as RequestFlags);
+  fastify.decorateRequest('flags', null as unknown as RequestFlags<FastifyRequest>);
   fastify.decorateRequest(
     'evaluateFlag',
     function (this: FastifyRequest, key: string, extra?: EvaluationContext) {
@@ -51,20 +71,12 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   // alone when the client went away before the response was ended: then the request is recorded as
   // aborted (its latency counts, it is no error).
   fastify.addHook('onRequest', (request, reply, next) => {
-    const flags = new RequestFlags(client, () => contextOf(request));
+    const flags = new RequestFlags(client, contextOf, request);
     request.flags = flags;
     if (record) {
-      const res = reply.raw;
-      res.on('close', () => {
-        // Nothing served: nothing to record (skips the route lookup).
-        if (flags.scope.served.length === 0) return;
-        // routeOptions.url is the pattern (`/orders/:id`), undefined for a 404.
-        flags.record(
-          request.routeOptions.url ?? '(unmatched)',
-          request.method,
-          res.writableEnded ? res.statusCode : ABORTED_STATUS,
-        );
-      });
+      const res = reply.raw as WithFlags;
+      res[kFlags] = flags;
+      res.on('close', onResponseClose);
     }
     if (capture) client.runInRequest(flags.scope, next);
     else next();

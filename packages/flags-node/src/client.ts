@@ -11,13 +11,14 @@ import {
   unitKeyOf,
   type Widen,
 } from '@rupaya/flags-core';
-import type { Agent } from 'undici';
 import { consoleLogger, type Logger } from './logger';
 import { MetricsReporter } from './metrics/reporter';
 import { CacheFileWriter, keyFingerprint, readCacheFileSync } from './snapshot/cache-file';
 import { verifySnapshot } from './snapshot/verify';
 import { Backoff } from './sync/backoff';
-import { createAgent, fetchSnapshot, HttpStatusError, type HttpSettings } from './sync/http';
+import { fetchSnapshot, HttpStatusError, type HttpSettings } from './sync/http';
+import { type Transport, UndiciTransport } from './sync/transport';
+import { transportWorkerScript, WorkerTransport } from './sync/worker-transport';
 import { SnapshotStream } from './sync/stream';
 import type {
   ChangeEvent,
@@ -56,12 +57,22 @@ export class RequestScope {
 
 const DEFAULT_CACHE_TTL_SEC = 300;
 
+function createTransport(kind: 'worker' | 'inline', timeoutMs: number, logger: Logger): Transport {
+  if (kind === 'worker') {
+    const script = transportWorkerScript();
+    if (script) return new WorkerTransport(script, timeoutMs);
+    logger.debug('transport worker script not found next to the SDK; running HTTP inline');
+  }
+  return new UndiciTransport(timeoutMs);
+}
+
 export class FlagsClient extends EventEmitter<ClientEvents> {
   readonly instanceId: string;
   private readonly options: ClientOptions;
   private readonly logger: Logger;
   private readonly http: HttpSettings;
-  private readonly agent: Agent;
+  /** Where this client's HTTP runs (`'worker'` unless asked or forced otherwise). */
+  readonly transport: Transport;
   private readonly pollIntervalMs: number;
   private readonly stream: SnapshotStream | undefined;
   private readonly pollBackoff: Backoff;
@@ -103,7 +114,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
       requestTimeoutMs,
       userAgent: `${SDK_NAME}/${SDK_VERSION} node/${process.versions.node}`,
     };
-    this.agent = createAgent(requestTimeoutMs);
+    this.transport = createTransport(options.transport ?? 'worker', requestTimeoutMs, this.logger);
     this.pollBackoff = new Backoff(options.backoff);
     this.fingerprint = keyFingerprint(options.sdkKey);
     if (options.cacheFile) {
@@ -116,7 +127,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
 
     if (options.metrics?.enabled !== false) {
       this.metrics = new MetricsReporter({
-        agent: this.agent,
+        transport: this.transport,
         http: this.http,
         logger: this.logger,
         instanceId: this.instanceId,
@@ -131,7 +142,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
       this.stream = new SnapshotStream(
         {
           http: this.http,
-          agent: this.agent,
+          transport: this.transport,
           backoff: options.backoff,
           idleTimeoutMs: options.streamIdleTimeoutMs ?? 45_000,
         },
@@ -301,6 +312,17 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     this.metrics?.recordRequest(record);
   }
 
+  /** `recordRequest` without building the record object (what the middleware calls per request). */
+  recordServed(
+    route: string,
+    method: string,
+    status: number,
+    durationMs: number,
+    served: readonly ServedFlag[],
+  ): void {
+    this.metrics?.recordServed(route, method, status, durationMs, served);
+  }
+
   /** Experiment events: `track('checkout', { userId }, 42)`. The unit key is `userId` unless `unitKey` is given. */
   track(event: string, context: EvaluationContext & { unitKey?: string }, value?: number): void {
     const unit = context.unitKey ?? context.userId;
@@ -326,7 +348,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     await this.metrics?.close();
     this.controller.abort();
     await Promise.allSettled([this.stream?.stop(), this.polling, this.cacheWriter?.flush()]);
-    await this.agent.destroy().catch(() => {});
+    await this.transport.close().catch(() => {});
   }
 
   // ---------------------------------------------------------------- sync
@@ -456,7 +478,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private async pollOnce(): Promise<void> {
     let next = this.pollIntervalMs;
     try {
-      const res = await fetchSnapshot(this.agent, this.http, this.etag, this.controller.signal);
+      const res = await fetchSnapshot(this.transport, this.http, this.etag, this.controller.signal);
       this.pollBackoff.reset();
       if (res.status === 304) {
         if (this.current && this.source !== 'live') this.install(this.current, 'live');

@@ -40,21 +40,31 @@ export const ABORTED_STATUS = 499;
  * first use, so auth middleware that runs later still counts), remembers which cohorts and
  * variants the request was served, and records the request when it ends.
  */
-export class RequestFlags {
+export class RequestFlags<S = undefined> {
   readonly scope = new RequestScope();
-  readonly startedAt = performance.now();
+  /** `performance.now()` at construction, unless the integration gave its own start. */
+  readonly startedAt: number;
   private ctx: EvaluationContext | undefined;
   private recorded = false;
 
+  /**
+   * `contextOf(source)` gives the request's context on first use (`source` is the framework's
+   * request, so the integrations need no closure per request); `contextOf()` when no source is
+   * given.
+   */
   constructor(
     readonly client: FlagsClient,
-    private readonly contextOf: () => EvaluationContext,
-  ) {}
+    private readonly contextOf: (source: S) => EvaluationContext,
+    readonly source?: S,
+    startedAt?: number,
+  ) {
+    this.startedAt = startedAt ?? performance.now();
+  }
 
   get context(): EvaluationContext {
     if (this.ctx === undefined) {
       try {
-        this.ctx = this.contextOf() ?? {};
+        this.ctx = this.contextOf(this.source as S) ?? {};
       } catch {
         this.ctx = {};
       }
@@ -96,6 +106,6 @@ export class RequestFlags {
     if (this.recorded) return;
     this.recorded = true;
     if (this.scope.served.length === 0) return;
-    this.client.recordRequest({ route, method, status, durationMs, served: this.scope.served });
+    this.client.recordServed(route, method, status, durationMs, this.scope.served);
   }
 }

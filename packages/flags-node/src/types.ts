@@ -45,6 +45,14 @@ export interface ClientOptions {
   pollIntervalMs?: number;
   /** Connect/headers/body timeout of each request, ms (default 10,000). */
   requestTimeoutMs?: number;
+  /**
+   * Where the SDK's HTTP runs (default `'worker'`): `'worker'` runs undici on a worker thread, so
+   * the application's thread only evaluates and aggregates (on Node 20 a main thread that has run
+   * undici serves measurably slower for the rest of its life); `'inline'` runs undici on the
+   * calling thread, no worker. When the worker script is missing (a bundle that left it out), the
+   * client falls back to `'inline'` and logs it at debug level.
+   */
+  transport?: 'worker' | 'inline';
   /** A stream silent (no heartbeat) for this long is reconnected, ms (default 45,000). */
   streamIdleTimeoutMs?: number;
   /** Reconnect/retry backoff (full jitter). */

@@ -8,7 +8,7 @@ import {
 } from '@rupaya/flags-core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MetricsReporter } from '../src/metrics/reporter';
-import { createAgent } from '../src/sync/http';
+import { UndiciTransport } from '../src/sync/transport';
 import type { MetricsOptions } from '../src/types';
 import { createClient } from '../src/index';
 import { RequestFlags } from '../src/request';
@@ -32,7 +32,7 @@ afterEach(async () => {
 function reporter(options: MetricsOptions = {}, target = url) {
   const logger = captureLogger();
   const r = new MetricsReporter({
-    agent: createAgent(1000),
+    transport: new UndiciTransport(1000),
     http: { baseUrl: target, sdkKey: 'k', requestTimeoutMs: 1000, userAgent: 'test' },
     logger,
     instanceId: 'instance-1',

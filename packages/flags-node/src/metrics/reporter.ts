@@ -11,10 +11,10 @@ import {
   type SerializedWindow,
   type Snapshot,
 } from '@rupaya/flags-core';
-import type { Agent } from 'undici';
 import type { Logger } from '../logger';
 import { Backoff } from '../sync/backoff';
 import { HttpStatusError, postJson, type HttpSettings } from '../sync/http';
+import type { Transport } from '../sync/transport';
 import type { MetricsOptions, RequestRecord, ServedFlag } from '../types';
 import { SDK_NAME, SDK_VERSION } from '../version';
 import { GaugeSampler, mergeGaugeSamples, type GaugeSample } from './gauges';
@@ -24,7 +24,7 @@ import { takeSpoolSync, writeSpool } from './spool';
 export interface ReporterDeps {
   /** Ties a spool file to the SDK key (see `metrics.spoolFile`). */
   keyFingerprint?: string;
-  agent: Agent;
+  transport: Transport;
   http: HttpSettings;
   logger: Logger;
   instanceId: string;
@@ -107,16 +107,29 @@ export class MetricsReporter {
   // ------------------------------------------------------------------ recording (hot path)
 
   recordRequest(record: RequestRecord): void {
-    if (this.closed || !record.served || record.served.length === 0) return;
-    const durationMs = this.windowMs();
-    const windowStart = alignWindow(Date.now(), durationMs);
+    if (record.served)
+      this.recordServed(record.route, record.method, record.status, record.durationMs, record.served);
+  }
+
+  /** `recordRequest` without the record object (the middleware's per-request path). */
+  recordServed(
+    route: string,
+    method: string,
+    status: number,
+    durationMs: number,
+    served: readonly ServedFlag[],
+  ): void {
+    if (this.closed || served.length === 0) return;
+    const windowMs = this.windowMs();
+    const windowStart = alignWindow(Date.now(), windowMs);
     // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
-    const error = record.status >= 500;
-    const latency = Math.max(0, record.durationMs);
-    for (const served of record.served) {
-      const series = this.seriesOf(windowStart, durationMs, record, served);
-      series.record(latency, error ? { error, status: record.status } : undefined);
-      if (served.unit) addUnit((series.units ??= this.unitSketchOf(series)), served.unit);
+    const error = status >= 500;
+    const latency = Math.max(0, durationMs);
+    for (let i = 0; i < served.length; i++) {
+      const entry = served[i]!;
+      const series = this.seriesOf(windowStart, windowMs, route, method, entry);
+      series.record(latency, error ? { error, status } : undefined);
+      if (entry.unit) addUnit((series.units ??= this.unitSketchOf(series)), entry.unit);
     }
   }
 
@@ -129,13 +142,14 @@ export class MetricsReporter {
   private seriesOf(
     windowStart: number,
     durationMs: number,
-    record: RequestRecord,
+    route: string,
+    method: string,
     served: ServedFlag,
   ): WindowAggregate {
-    let byMethod = this.recent.get(record.route);
-    if (!byMethod) this.recent.set(record.route, (byMethod = new Map()));
-    let byFlag = byMethod.get(record.method);
-    if (!byFlag) byMethod.set(record.method, (byFlag = new Map()));
+    let byMethod = this.recent.get(route);
+    if (!byMethod) this.recent.set(route, (byMethod = new Map()));
+    let byFlag = byMethod.get(method);
+    if (!byFlag) byMethod.set(method, (byFlag = new Map()));
     let list = byFlag.get(served.flag);
     if (!list) byFlag.set(served.flag, (list = []));
     const cohort = served.cohort || undefined;
@@ -150,7 +164,7 @@ export class MetricsReporter {
       )
         return s;
     }
-    const endpoint = `${record.method.toUpperCase()} ${record.route}`;
+    const endpoint = `${method.toUpperCase()} ${route}`;
     const key = `${windowStart}\u0000${served.flag}\u0000${served.cohort ?? ''}\u0000${served.variant ?? ''}\u0000${served.stage ?? ''}\u0000${endpoint}`;
     let series = this.windows.get(key);
     if (!series) {
@@ -352,7 +366,7 @@ export class MetricsReporter {
   }
 
   private async send(batch: Batch): Promise<void> {
-    await postJson(this.deps.agent, this.deps.http, batch.path, batch.body);
+    await postJson(this.deps.transport, this.deps.http, batch.path, batch.body);
   }
 
   private schedule(delayMs: number): void {

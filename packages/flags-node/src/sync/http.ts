@@ -1,5 +1,4 @@
-import { gunzipSync } from 'node:zlib';
-import { Agent, request } from 'undici';
+import type { Transport } from './transport';
 
 export interface HttpSettings {
   baseUrl: string;
@@ -24,15 +23,6 @@ export class HttpStatusError extends Error {
   }
 }
 
-/** One undici Agent per client, so close() can tear down its sockets (including a hanging stream). */
-export function createAgent(requestTimeoutMs: number): Agent {
-  return new Agent({
-    connect: { timeout: requestTimeoutMs },
-    keepAliveTimeout: 10_000,
-    pipelining: 0,
-  });
-}
-
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + path;
 }
@@ -44,7 +34,7 @@ export interface SnapshotResponse {
 }
 
 export async function fetchSnapshot(
-  agent: Agent,
+  transport: Transport,
   http: HttpSettings,
   etag: string | undefined,
   signal: AbortSignal,
@@ -57,24 +47,19 @@ export async function fetchSnapshot(
     'user-agent': http.userAgent,
   };
   if (etag) headers['if-none-match'] = etag;
-  const res = await request(joinUrl(http.baseUrl, path), {
-    method: 'GET',
-    headers,
-    dispatcher: agent,
+  const res = await transport.send(
+    {
+      method: 'GET',
+      url: joinUrl(http.baseUrl, path),
+      headers,
+      headersTimeoutMs: http.requestTimeoutMs,
+      bodyTimeoutMs: http.requestTimeoutMs,
+    },
     signal,
-    headersTimeout: http.requestTimeoutMs,
-    bodyTimeout: http.requestTimeoutMs,
-  });
-  if (res.statusCode === 304) {
-    await res.body.dump();
-    return { status: 304, etag };
-  }
-  const raw = Buffer.from(await res.body.arrayBuffer());
-  const encoding = String(res.headers['content-encoding'] ?? '');
-  const text = encoding.includes('gzip') ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
-  if (res.statusCode !== 200) throw new HttpStatusError(res.statusCode, text, path);
-  const tag = res.headers.etag;
-  return { status: 200, body: text, etag: typeof tag === 'string' ? tag : undefined };
+  );
+  if (res.statusCode === 304) return { status: 304, etag };
+  if (res.statusCode !== 200) throw new HttpStatusError(res.statusCode, res.body, path);
+  return { status: 200, body: res.body, etag: res.headers.etag };
 }
 
 export interface PostResult {
@@ -83,27 +68,29 @@ export interface PostResult {
 }
 
 export async function postJson(
-  agent: Agent,
+  transport: Transport,
   http: HttpSettings,
   path: string,
   payload: unknown,
   signal?: AbortSignal,
 ): Promise<PostResult> {
-  const res = await request(joinUrl(http.baseUrl, path), {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${http.sdkKey}`,
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'user-agent': http.userAgent,
+  const res = await transport.send(
+    {
+      method: 'POST',
+      url: joinUrl(http.baseUrl, path),
+      headers: {
+        authorization: `Bearer ${http.sdkKey}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': http.userAgent,
+      },
+      body: JSON.stringify(payload),
+      headersTimeoutMs: http.requestTimeoutMs,
+      bodyTimeoutMs: http.requestTimeoutMs,
     },
-    body: JSON.stringify(payload),
-    dispatcher: agent,
     signal,
-    headersTimeout: http.requestTimeoutMs,
-    bodyTimeout: http.requestTimeoutMs,
-  });
-  const text = await res.body.text();
+  );
+  const text = res.body;
   if (res.statusCode < 200 || res.statusCode >= 300) throw new HttpStatusError(res.statusCode, text, path);
   let body: unknown = text;
   try {

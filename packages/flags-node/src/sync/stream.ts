@@ -1,7 +1,7 @@
-import { request, type Agent } from 'undici';
 import { Backoff, type BackoffOptions } from './backoff';
 import { HttpStatusError, joinUrl, type HttpSettings } from './http';
 import { SseParser } from './sse-parser';
+import type { Transport } from './transport';
 
 export interface StreamCallbacks {
   /** A `snapshot` event; `id` is the event id (the revision). */
@@ -16,7 +16,7 @@ export interface StreamCallbacks {
 
 export interface StreamOptions {
   http: HttpSettings;
-  agent: Agent;
+  transport: Transport;
   backoff?: BackoffOptions;
   /** No byte for this long (heartbeats included) ends the connection and reconnects. */
   idleTimeoutMs: number;
@@ -79,21 +79,31 @@ export class SnapshotStream {
     };
     const last = this.callbacks.lastEventId();
     if (last !== undefined) headers['last-event-id'] = last;
-    const res = await request(joinUrl(http.baseUrl, path), {
-      method: 'GET',
-      headers,
-      dispatcher: this.options.agent,
+    const res = await this.options.transport.stream(
+      {
+        method: 'GET',
+        url: joinUrl(http.baseUrl, path),
+        headers,
+        headersTimeoutMs: http.requestTimeoutMs,
+        bodyTimeoutMs: this.options.idleTimeoutMs,
+      },
       signal,
-      headersTimeout: http.requestTimeoutMs,
-      bodyTimeout: this.options.idleTimeoutMs,
-    });
+    );
     if (res.statusCode !== 200) {
-      const text = await res.body.text().catch(() => '');
+      let text = '';
+      try {
+        for await (const chunk of res.chunks) {
+          text += chunk;
+          if (text.length > 4096) break;
+        }
+      } catch {
+        // the status is what matters
+      }
       throw new HttpStatusError(res.statusCode, text, path);
     }
-    const contentType = String(res.headers['content-type'] ?? '');
+    const contentType = res.headers['content-type'] ?? '';
     if (!contentType.includes('text/event-stream')) {
-      await res.body.dump();
+      await res.discard();
       throw new Error(`${path} answered with content-type "${contentType}", not text/event-stream`);
     }
     this.connected = true;
@@ -104,8 +114,7 @@ export class SnapshotStream {
         if (event.event === 'snapshot') this.callbacks.onSnapshot(event.data, event.id);
       },
     });
-    res.body.setEncoding('utf8');
-    for await (const chunk of res.body) {
+    for await (const chunk of res.chunks) {
       if (!healthy) {
         // Only a connection that delivered something resets the backoff, so a server that accepts
         // and closes at once is still retried with growing delays.
@@ -113,7 +122,7 @@ export class SnapshotStream {
         this.backoff.reset();
       }
       this.callbacks.onAlive();
-      parser.push(chunk as string);
+      parser.push(chunk);
     }
   }
 

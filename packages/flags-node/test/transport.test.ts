@@ -1,0 +1,250 @@
+// The two transports (undici on a worker thread, the default, and undici inline) against a real
+// loopback server: the same behaviour from both, and the client's choice between them.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createClient } from '../src/client';
+import { type Transport, type TransportRequest, UndiciTransport } from '../src/sync/transport';
+import { transportWorkerScript, WorkerTransport } from '../src/sync/worker-transport';
+import { boolFlag, captureLogger, makeSnapshot } from './helpers';
+
+const distWorker = fileURLToPath(new URL('../dist/transport-worker.js', import.meta.url));
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+let server: Server;
+let url: string;
+let handler: Handler;
+const sockets = new Set<Socket>();
+const open: Transport[] = [];
+
+beforeEach(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => handler(req, res, body));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.close();
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+const get = (path: string, extra: Partial<TransportRequest> = {}): TransportRequest => ({
+  method: 'GET',
+  url: url + path,
+  headers: { 'x-test': 'yes' },
+  headersTimeoutMs: 2_000,
+  bodyTimeoutMs: 2_000,
+  ...extra,
+});
+
+const makers: [string, () => Transport][] = [
+  ['worker', () => new WorkerTransport(transportWorkerScript()!, 2_000)],
+  ['inline', () => new UndiciTransport(2_000)],
+];
+
+it('the built worker script exists (the test command builds first) and is the one found', () => {
+  expect(existsSync(distWorker), `missing ${distWorker}: run the build first`).toBe(true);
+  expect(fileURLToPath(transportWorkerScript()!)).toBe(distWorker);
+});
+
+describe.each(makers)('%s transport', (kind, make) => {
+  const transport = () => {
+    const t = make();
+    open.push(t);
+    return t;
+  };
+
+  it('sends a GET with its headers and returns status, headers and the gunzipped body', async () => {
+    handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', etag: '"r7"' });
+      res.end(gzipSync(JSON.stringify({ seen: req.headers['x-test'], text: 'naïve €' })));
+    };
+    const t = transport();
+    expect(t.kind).toBe(kind);
+    const res = await t.send(get('/snap'));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.etag).toBe('"r7"');
+    expect(JSON.parse(res.body)).toEqual({ seen: 'yes', text: 'naïve €' });
+  });
+
+  it('sends a POST body and returns non-2xx answers as answers', async () => {
+    handler = (req, res, body) => {
+      res.writeHead(422, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ method: req.method, got: JSON.parse(body) }));
+    };
+    const res = await transport().send({ ...get('/post'), method: 'POST', body: JSON.stringify({ a: 1 }) });
+    expect(res.statusCode).toBe(422);
+    expect(JSON.parse(res.body)).toEqual({ method: 'POST', got: { a: 1 } });
+  });
+
+  it('streams a body chunk by chunk, keeping a character split across chunks whole', async () => {
+    const euro = Buffer.from('€', 'utf8');
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      res.write(Buffer.concat([Buffer.from('data: 1'), euro.subarray(0, 1)]));
+      setTimeout(() => res.write(euro.subarray(1)), 30);
+      setTimeout(() => res.end('\n\n'), 60);
+    };
+    const res = await transport().stream(get('/stream'), new AbortController().signal);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    let text = '';
+    for await (const chunk of res.chunks) text += chunk;
+    expect(text).toBe('data: 1€\n\n');
+  });
+
+  it('aborting a request to a server that never answers rejects at once with an AbortError', async () => {
+    handler = () => {};
+    const controller = new AbortController();
+    const pending = transport().send(get('/hang', { headersTimeoutMs: 30_000 }), controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    const started = Date.now();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('aborting an open stream ends its iteration with an error, and the server sees the close', async () => {
+    let closed = false;
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: first\n\n');
+      res.on('close', () => {
+        closed = true;
+      });
+    };
+    const controller = new AbortController();
+    const res = await transport().stream(get('/stream'), controller.signal);
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const chunk of res.chunks) {
+        seen.push(chunk);
+        controller.abort();
+      }
+    })();
+    await expect(reading).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toEqual(['data: first\n\n']);
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closed).toBe(true);
+  });
+
+  it('a server slower than headersTimeoutMs fails the request with undici’s timeout error', async () => {
+    handler = (_req, res) => {
+      setTimeout(() => res.end('late'), 1_000);
+    };
+    await expect(transport().send(get('/slow', { headersTimeoutMs: 100 }))).rejects.toMatchObject({
+      code: 'UND_ERR_HEADERS_TIMEOUT',
+    });
+  });
+
+  it('nothing listening: the connection error comes back with its code', async () => {
+    await expect(transport().send({ ...get('/'), url: 'http://127.0.0.1:1/' })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+  });
+
+  it('requests sharing one long-lived signal leave no abort listener behind', async () => {
+    handler = (_req, res) => res.end('ok');
+    const t = transport();
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i++) await t.send(get('/'), controller.signal);
+    await new Promise((r) => setImmediate(r));
+    const after20 = getEventListeners(controller.signal, 'abort').length;
+    for (let i = 0; i < 20; i++) await t.send(get('/'), controller.signal);
+    await new Promise((r) => setImmediate(r));
+    // undici may hold one listener of the last request a moment longer; none accumulate.
+    expect(after20).toBeLessThanOrEqual(1);
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(after20);
+  });
+
+  it('after close() a request fails instead of hanging', async () => {
+    handler = (_req, res) => res.end('ok');
+    const t = transport();
+    expect((await t.send(get('/'))).body).toBe('ok');
+    await t.close();
+    await expect(t.send(get('/'))).rejects.toThrow(/closed/);
+  });
+});
+
+describe('the client’s transport', () => {
+  const snapshot = makeSnapshot(3, [boolFlag('feature.a', true)]);
+  beforeEach(() => {
+    handler = (req, res) => {
+      if (req.url === '/api/sdk/v1/snapshot') {
+        res.writeHead(200, { 'content-type': 'application/json', etag: '"3"' });
+        res.end(JSON.stringify(snapshot));
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    };
+  });
+
+  it.each([
+    [undefined, 'worker'],
+    ['worker', 'worker'],
+    ['inline', 'inline'],
+  ] as const)('transport: %s runs %s and serves the snapshot', async (option, kind) => {
+    const c = createClient({
+      url,
+      sdkKey: 'k',
+      streaming: false,
+      metrics: { enabled: false },
+      logger: captureLogger(),
+      ...(option ? { transport: option } : {}),
+    });
+    try {
+      expect(c.transport.kind).toBe(kind);
+      expect(await c.ready({ timeoutMs: 5_000 })).toBe('READY');
+      expect(c.isEnabled('feature.a', { userId: 'u' })).toBe(true);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('a process whose client is closed exits on its own (the worker does not hold it open)', async () => {
+    const script = `
+      import { createClient } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const c = createClient({ url: ${JSON.stringify(url)}, sdkKey: 'k', streaming: true, metrics: { enabled: true } });
+      const state = await c.ready({ timeoutMs: 5000 });
+      await c.close();
+      console.log(state, c.transport.kind);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`child still running after 10 s (stdout: ${out})`));
+      }, 10_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(0);
+    expect(out.trim()).toBe('READY worker');
+  });
+});
