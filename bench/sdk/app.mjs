@@ -1,17 +1,18 @@
 // Hello-world app for the middleware-overhead runs, in its own process so its CPU time is its own:
-// `node app.mjs <fastify|express> <plain|outbound|plugin> <control-plane url> <sdk key> <flag key>`.
+// `node app.mjs <fastify|express> <plain|outbound|plugin|inline> <control-plane url> <sdk key> <flag key>`.
 // plugin mode: the Rupaya plugin/middleware with request recording on, and the handler evaluates one
 // flag with req.evaluateFlag (what an app using the product does); plain mode: the same handler
-// without either. Prints {"port"} when listening.
+// without either; inline mode: plugin mode with the SDK's HTTP on the main thread
+// (`transport: 'inline'`) instead of its worker thread. Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
 
 const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
-const withPlugin = mode === 'plugin';
+const withPlugin = mode === 'plugin' || mode === 'inline';
 if (mode === 'outbound') {
-  // Control, not the ceiling: the plain app after one outgoing HTTP request (GET /health of the
-  // control plane, node:http, kept-alive socket), as any service with an HTTP client makes. A
-  // process that made one serves ~25% slower for its whole life (shared socket/stream code of Node
-  // sees client sockets too); the plugin app's SDK client makes such requests.
+  // Control, not the ceiling: the plain app after one outgoing HTTP request on its main thread (GET
+  // /health of the control plane, node:http), as any service with an HTTP client makes. Such a
+  // process often serves slower for its whole life; the plugin app makes none on its main thread
+  // (the SDK's HTTP runs on a worker), the inline mode does.
   const { get } = await import('node:http');
   await new Promise((resolve, reject) =>
     get(`${url}/health`, (res) => {
@@ -22,7 +23,13 @@ if (mode === 'outbound') {
 }
 let client;
 if (withPlugin) {
-  client = createClient({ url, sdkKey, streaming: true, metrics: { enabled: true } });
+  client = createClient({
+    url,
+    sdkKey,
+    streaming: true,
+    metrics: { enabled: true },
+    transport: mode === 'inline' ? 'inline' : 'worker',
+  });
   const state = await client.ready({ timeoutMs: 15_000 });
   if (state !== 'READY') throw new Error(`client not ready: ${state}`);
 }

@@ -43,7 +43,7 @@ const requests = Array.from({ length: 1000 }, (_, i) => ({
 }));
 
 function oneRequest(req) {
-  const flags = new RequestFlags(client, () => defaultRequestContext(req));
+  const flags = new RequestFlags(client, defaultRequestContext, req);
   const result = flags.evaluate(FLAG);
   flags.record('/hello', 'GET', 200, 0.4);
   return result.enabled;

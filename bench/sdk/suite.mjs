@@ -131,8 +131,8 @@ async function overhead(framework, server, sdkKey) {
   // them, warm each up, then one run each.
   // The outbound control is the plain app after one outgoing HTTP request at start (see app.mjs): it
   // separates what any process with an HTTP client pays from what the plugin costs.
-  const modes = ['plain', 'outbound', 'plugin'];
-  const runs = { plain: [], outbound: [], plugin: [] };
+  const modes = ['plain', 'outbound', 'plugin', 'inline'];
+  const runs = { plain: [], outbound: [], plugin: [], inline: [] };
   for (let i = 0; i < ALTERNATIONS; i++) {
     const apps = await Promise.all(modes.map((mode) => startApp(framework, mode, server.url, sdkKey)));
     try {
@@ -150,6 +150,7 @@ async function overhead(framework, server, sdkKey) {
   // Paired per round (the runs of a round are seconds apart): robust to the machine's drift.
   const pairedLoss = median(runs.plain.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
   const pairedLossVsOutbound = median(runs.outbound.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
+  const pairedLossInline = median(runs.plain.map((p, i) => (1 - runs.inline[i].rps / p.rps) * 100));
   const plainRps = med(runs.plain, 'rps');
   const pluginRps = med(runs.plugin, 'rps');
   const plainCpu = med(runs.plain, 'cpuMicrosPerRequest');
@@ -160,6 +161,9 @@ async function overhead(framework, server, sdkKey) {
     plainRps,
     pluginRps,
     outboundRps: med(runs.outbound, 'rps'),
+    inlineRps: med(runs.inline, 'rps'),
+    inlineCpuMicros: med(runs.inline, 'cpuMicrosPerRequest'),
+    pairedLossInlinePercent: pairedLossInline,
     rpsLostPercent: (1 - pluginRps / plainRps) * 100,
     pairedLossPercent: pairedLoss,
     pairedLossVsOutboundPercent: pairedLossVsOutbound,
@@ -168,7 +172,7 @@ async function overhead(framework, server, sdkKey) {
     pluginCpuMicros: pluginCpu,
     pluginCostMicros: pluginCpu - plainCpu,
     pluginCostVsOutboundMicros: pluginCpu - outboundCpu,
-    allOk: [...runs.plain, ...runs.outbound, ...runs.plugin].every((r) => r.ok),
+    allOk: [...runs.plain, ...runs.outbound, ...runs.plugin, ...runs.inline].every((r) => r.ok),
     runs,
   };
 }
@@ -207,7 +211,7 @@ export async function run({ log }) {
     for (const framework of ['fastify', 'express']) {
       const r = await overhead(framework, server, devKey);
       log(
-        `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost, paired ${fmt(r.pairedLossPercent)}%; vs outbound control ${fmt(r.outboundRps, 0)} rps, paired ${fmt(r.pairedLossVsOutboundPercent)}%), plugin ${fmt(r.pluginCostMicros)} µs CPU/request (${fmt(r.pluginCostVsOutboundMicros)} vs control)`,
+        `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost, paired ${fmt(r.pairedLossPercent)}%; vs outbound control ${fmt(r.outboundRps, 0)} rps, paired ${fmt(r.pairedLossVsOutboundPercent)}%), plugin ${fmt(r.pluginCostMicros)} µs CPU/request (${fmt(r.pluginCostVsOutboundMicros)} vs control); SDK HTTP inline ${fmt(r.inlineRps, 0)} rps, paired ${fmt(r.pairedLossInlinePercent)}%`,
       );
       mw.push(r);
     }
@@ -269,7 +273,7 @@ export function markdown(data) {
   );
   out.push('');
   out.push(
-    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after 1 s of warm-up each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second than the plain app. The outbound control is the plain app after one outgoing HTTP request at start (GET of the control plane's /health with node:http): a process that made one serves measurably slower for its whole life, whatever the client library, and the plugin app's SDK client makes such requests; the last columns compare the plugin with it.`,
+    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after 1 s of warm-up each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. Target ≤ 5% fewer requests per second than the plain app. The plugin app's SDK client runs its HTTP on a worker thread (the default \`transport: 'worker'\`); the last columns are two controls: the plain app after one outgoing HTTP request on its main thread (GET of the control plane's /health with node:http), and the plugin app with \`transport: 'inline'\` (undici on the main thread, as before the worker). A main thread that has made an outgoing request often serves slower for the rest of its life — with undici consistently, 14–17% on Fastify in single-variable runs — which is why the SDK's HTTP moved off it.`,
   );
   out.push('');
   out.push(
@@ -285,8 +289,10 @@ export function markdown(data) {
         'CPU µs/req plugin',
         'Plugin cost µs/req',
         'CPU µs/req outbound control',
-        'rps lost vs control (paired)',
+        'rps lost vs outbound control (paired)',
         'Plugin cost vs control µs/req',
+        'rps SDK HTTP inline',
+        'rps lost, inline (paired)',
         'Runs ok',
       ],
       mw.map((r) => [
@@ -302,6 +308,8 @@ export function markdown(data) {
         r.outboundCpuMicros === undefined ? 'n/a' : fmt(r.outboundCpuMicros),
         r.pairedLossVsOutboundPercent === undefined ? 'n/a' : `${fmt(r.pairedLossVsOutboundPercent)}%`,
         r.pluginCostVsOutboundMicros === undefined ? 'n/a' : fmt(r.pluginCostVsOutboundMicros),
+        r.inlineRps === undefined ? 'n/a' : fmt(r.inlineRps, 0),
+        r.pairedLossInlinePercent === undefined ? 'n/a' : `${fmt(r.pairedLossInlinePercent)}%`,
         r.allOk ? 'ok' : 'errors',
       ]),
     ),

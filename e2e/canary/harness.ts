@@ -196,6 +196,13 @@ export class CanaryRig {
       { key, type: 'boolean', enabled: true, stages: flagStages, policy: { ...policy, ...overrides } },
       ENV,
     );
+    // The service's SDK learns of the flag over SSE a moment later; requests sent before that are
+    // served NOT_FOUND and recorded nowhere.
+    await waitFor(
+      () => this.client.evaluate(key, { userId: 'probe' }).reason !== 'NOT_FOUND',
+      10_000,
+      `${key} in the SDK`,
+    );
   }
 
   /** A manual canary action through the admin API (what an operator does). */

@@ -275,13 +275,15 @@ describe('A/B experiment end to end (real SDK, Express middleware, control plane
       },
       'prod',
     );
+    const switched = users.filter((u) => first.get(u) === 'control');
+    expect(switched.length).toBeGreaterThan(50);
+    // The probe must be a former control user: one already in variant_a would pass before the new
+    // weights arrive.
     await waitFor(
-      async () => (await visit(SWITCH, 'probe-user')) === 'variant_a',
+      async () => (await visit(SWITCH, switched[0]!)) === 'variant_a',
       10_000,
       'new weights in the SDK',
     );
-    const switched = users.filter((u) => first.get(u) === 'control');
-    expect(switched.length).toBeGreaterThan(50);
     for (const u of switched) expect(client.variant(SWITCH, { userId: u })).toBe('variant_a');
     await client.flush();
     await waitFor(
@@ -291,6 +293,6 @@ describe('A/B experiment end to end (real SDK, Express middleware, control plane
     );
     const { analysis } = await significance(SWITCH);
     expect(analysis.variants.find((x) => x.key === 'control')!.units).toBe(0);
-    expect(analysis.variants.find((x) => x.key === 'variant_a')!.units).toBe(200 - switched.length + 1);
+    expect(analysis.variants.find((x) => x.key === 'variant_a')!.units).toBe(200 - switched.length);
   });
 });

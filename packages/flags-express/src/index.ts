@@ -44,11 +44,16 @@ class RequestState {
   constructor(readonly flags: RequestFlags<Request>) {}
 }
 
-/** The request's state: one symbol-keyed property (a WeakMap keyed by requests made every scavenge slower). */
-const kState = Symbol('rupaya.flags');
-type WithState = { [kState]?: RequestState };
-const stateOf = (req: object): RequestState | undefined => (req as WithState)[kState];
+/**
+ * The requests in flight, keyed by request, each removed when its response closes. Not a property
+ * on `req`: every Express request has a hidden class of its own (see `install`), so adding one
+ * property costs a new map with a copy of all of req's descriptors (~1 µs per request); not a
+ * WeakMap: ephemeron tables made every scavenge slower.
+ */
+const states = new Map<object, RequestState>();
+const stateOf = (req: object): RequestState | undefined => states.get(req);
 const installed = new WeakSet<object>();
+let lastProto: object | undefined;
 
 /** A plain own data property, as an assignment would have made without the accessor. */
 function defineOwn(target: object, key: string, value: unknown): void {
@@ -59,9 +64,9 @@ function defineOwn(target: object, key: string, value: unknown): void {
  * Express gives every request a hidden class of its own (`Object.setPrototypeOf(req, app.request)`
  * per request), so each property a middleware adds to `req` costs a fresh map with a copy of all
  * of req's property descriptors, plus old-space garbage, and an accessor defined per request (with
- * its own getter/setter closures) costs more. One property is added (the state, under a symbol);
- * `flags`, `evaluateFlag` and `route` are accessors on the app's request prototype (mounted sub-apps
- * inherit from it) that read it. Requests the middleware did not see behave as before (an
+ * its own getter/setter closures) costs more. No property is added: the state lives in `states`,
+ * and `flags`, `evaluateFlag` and `route` are accessors on the app's request prototype (mounted
+ * sub-apps inherit from it) that read it. Requests the middleware did not see behave as before (an
  * assignment defines an own property).
  */
 function install(proto: object): void {
@@ -111,22 +116,6 @@ function install(proto: object): void {
   });
 }
 
-/**
- * 'close' follows 'finish' for a completed response, and also comes alone when the client went away
- * first: then the request is recorded as aborted (its latency counts, it is no error). One shared
- * listener (`this` is the response), not a closure per request.
- */
-function onResponseClose(this: Response): void {
-  const req = this.req;
-  const state = stateOf(req);
-  if (!state) return;
-  state.flags.record(
-    state.matched ?? routeOf(req),
-    req.method,
-    this.writableFinished ? this.statusCode : ABORTED_STATUS,
-  );
-}
-
 export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler {
   const { client } = options;
   const contextOf = options.context ?? defaultRequestContext;
@@ -136,9 +125,26 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
   return function rupayaFlags(req: Request, res: Response, next: NextFunction): void {
     const flags = new RequestFlags(client, contextOf, req);
     const proto = Object.getPrototypeOf(req) as object;
-    if (!installed.has(proto)) install(proto);
-    (req as WithState)[kState] = new RequestState(flags);
-    if (record) res.on('close', onResponseClose);
+    if (proto !== lastProto) {
+      if (!installed.has(proto)) install(proto);
+      lastProto = proto;
+    }
+    const state = new RequestState(flags);
+    states.set(req, state);
+    // 'close' follows 'finish' for a completed response, and also comes alone when the client went
+    // away first: then the request is recorded as aborted (its latency counts, it is no error). A
+    // closure (one allocation) reads less of req/res than a shared listener would: each property
+    // read on them is a megamorphic lookup.
+    res.on('close', () => {
+      states.delete(req);
+      if (record) {
+        flags.record(
+          state.matched ?? routeOf(req),
+          req.method,
+          res.writableEnded ? res.statusCode : ABORTED_STATUS,
+        );
+      }
+    });
     if (capture) client.runInRequest(flags.scope, next);
     else next();
   };

@@ -110,9 +110,10 @@ export class WorkerTransport implements Transport {
     const worker = new Worker(this.script, {
       workerData: { connectTimeoutMs: this.connectTimeoutMs },
       name: 'rupaya-flags-transport',
-      // The process's flags, minus those a worker started from a file rejects (`node
-      // --input-type=module -e …` would otherwise make every request fail).
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
+      // None of the process's flags: the worker runs only this package's HTTP code, some inherited
+      // flags break it (`--input-type=module`), V8 flags passed explicitly are refused
+      // (`--expose-gc`), and preloads (`--require`/`--import` agents) have no business here.
+      execArgv: [],
     });
     worker.on('message', (msg: FromWorker) => {
       const p = this.pending.get(msg.id);
