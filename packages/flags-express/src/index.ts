@@ -1,5 +1,7 @@
 import type { EvaluationContext, EvaluationResult } from '@rupaya/flags-core';
 import { ABORTED_STATUS, defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
+import { EventEmitter } from 'node:events';
+import { OutgoingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 declare global {
@@ -51,6 +53,17 @@ class RequestState {
  * WeakMap: ephemeron tables made every scavenge slower.
  */
 const states = new Map<object, RequestState>();
+
+/**
+ * `res.on` and `res.writableEnded` are found by walking res's prototype chain; with a hidden class
+ * per response that walk is redone on every request. The functions themselves, taken once:
+ */
+const addListener = EventEmitter.prototype.on;
+const writableEndedOf =
+  Object.getOwnPropertyDescriptor(OutgoingMessage.prototype, 'writableEnded')?.get ??
+  function (this: Response): boolean {
+    return this.writableEnded;
+  };
 const stateOf = (req: object): RequestState | undefined => states.get(req);
 const installed = new WeakSet<object>();
 let lastProto: object | undefined;
@@ -135,13 +148,13 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
     // away first: then the request is recorded as aborted (its latency counts, it is no error). A
     // closure (one allocation) reads less of req/res than a shared listener would: each property
     // read on them is a megamorphic lookup.
-    res.on('close', () => {
+    addListener.call(res, 'close', () => {
       states.delete(req);
       if (record) {
         flags.record(
           state.matched ?? routeOf(req),
           req.method,
-          res.writableEnded ? res.statusCode : ABORTED_STATUS,
+          writableEndedOf.call(res) ? res.statusCode : ABORTED_STATUS,
         );
       }
     });
