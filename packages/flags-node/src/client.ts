@@ -312,15 +312,16 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     this.metrics?.recordRequest(record);
   }
 
-  /** `recordRequest` without building the record object (what the middleware calls per request). */
+  /** `recordRequest` without building the record object (what the middleware calls per request); `atMs`: when it ended (default now). */
   recordServed(
     route: string,
     method: string,
     status: number,
     durationMs: number,
     served: readonly ServedFlag[],
+    atMs?: number,
   ): void {
-    this.metrics?.recordServed(route, method, status, durationMs, served);
+    this.metrics?.recordServed(route, method, status, durationMs, served, atMs);
   }
 
   /** Experiment events: `track('checkout', { userId }, 42)`. The unit key is `userId` unless `unitKey` is given. */

@@ -118,10 +118,11 @@ export class MetricsReporter {
     status: number,
     durationMs: number,
     served: readonly ServedFlag[],
+    atMs?: number,
   ): void {
     if (this.closed || served.length === 0) return;
     const windowMs = this.windowMs();
-    const windowStart = alignWindow(Date.now(), windowMs);
+    const windowStart = alignWindow(atMs ?? Date.now(), windowMs);
     // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
     const error = status >= 500;
     const latency = Math.max(0, durationMs);
