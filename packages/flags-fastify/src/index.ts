@@ -67,9 +67,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   // onRequestAbort hooks: with either, Fastify adds per-request work of its own (an onResponse hook
   // makes it time every reply and add/remove 'finish' and 'error' listeners on the response;
   // onRequestAbort adds a 'close' listener on the request), which cost several times what the
-  // plugin itself does. The response's 'close' comes after 'finish' for a completed response, and
-  // alone when the client went away before the response was ended: then the request is recorded as
-  // aborted (its latency counts, it is no error).
+  // plugin itself does. The listener is shared (`onResponseClose`); the flags ride on the response.
   fastify.addHook('onRequest', (request, reply, next) => {
     const flags = new RequestFlags(client, contextOf, request);
     request.flags = flags;

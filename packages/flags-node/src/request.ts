@@ -46,8 +46,8 @@ export class RequestFlags<S = undefined> extends RequestScope {
   get scope(): RequestScope {
     return this;
   }
-  /** `performance.now()` at construction, unless the integration gave its own start. */
-  readonly startedAt: number;
+  /** `performance.now()` at construction. */
+  readonly startedAt = performance.now();
   private ctx: EvaluationContext | undefined;
   private recorded = false;
 
@@ -60,10 +60,8 @@ export class RequestFlags<S = undefined> extends RequestScope {
     readonly client: FlagsClient,
     private readonly contextOf: (source: S) => EvaluationContext,
     readonly source?: S,
-    startedAt?: number,
   ) {
     super();
-    this.startedAt = startedAt ?? performance.now();
   }
 
   get context(): EvaluationContext {
