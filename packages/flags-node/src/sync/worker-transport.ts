@@ -27,7 +27,11 @@ function abortError(): Error {
   return err;
 }
 
-/** Body chunks of one stream, handed from the worker's messages to an async iterator. */
+/**
+ * Body chunks of one stream, handed from the worker's messages to an async iterator. Not a
+ * `Readable`: keeping Node's shared stream code out of the main thread's work is the point of the
+ * worker (see `WorkerTransport`).
+ */
 class ChunkQueue {
   private readonly items: string[] = [];
   private finished = false;
