@@ -1,8 +1,10 @@
 // The cost floor of this machine and Node version under the core harness: what a loop of the same
 // shape costs before any product does anything (a function that returns a constant), and what merely
-// reading a unit key costs — every character with `charCodeAt`, the only allocation-free way to
-// read a string's characters in JavaScript — and MurmurHash3 of it. Any product that hashes the
-// unit key pays at least the second row per evaluation. Prints one JSON line.
+// reading a unit key costs — every character with `charCodeAt`, the cheapest way to read a string's
+// characters in JavaScript here (`TextEncoder.encodeInto` and `Buffer#latin1Write` are calls into
+// C++ that cost 50–60 ns per 36-character id on their own on Node 20) — and MurmurHash3 of it. Any
+// product that hashes the unit key pays at least the second row per evaluation. Prints one JSON line:
+// `node --expose-gc core/floor.mjs <loop|readUnitKey|murmurHash3> [uuid|short]`.
 import { murmurHash3 } from '@rupaya/flags-core';
 import { median } from '../lib/stats.mjs';
 import { userIds } from './scenarios.mjs';
@@ -10,7 +12,9 @@ import { userIds } from './scenarios.mjs';
 const BATCHES = 15;
 const TARGET_BATCH_NS = 20e6;
 
-const ids = userIds();
+const which = process.argv[2];
+const idShape = process.argv[3] ?? 'uuid';
+const ids = userIds(idShape);
 const ctxs = ids.map((userId) => ({ userId }));
 const n = ctxs.length;
 
@@ -64,10 +68,9 @@ function measure(fn) {
   return median(samples);
 }
 
-const which = process.argv[2];
 const fn = probes[which];
 if (!fn) {
   console.log(JSON.stringify({ ok: false, error: `unknown probe ${which}` }));
   process.exit(1);
 }
-console.log(JSON.stringify({ ok: true, probe: which, nsPerCall: measure(fn) }));
+console.log(JSON.stringify({ ok: true, probe: which, ids: idShape, nsPerCall: measure(fn) }));

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { runWorker } from '../lib/child.mjs';
 import { bytes, fmt, table } from '../lib/format.mjs';
 import { bundleSizes } from './bundle.mjs';
-import { scenarios } from './scenarios.mjs';
+import { ID_SHAPES, scenarios } from './scenarios.mjs';
 
 export const name = 'core';
 export const title = 'Core evaluation (issue 3 §4)';
@@ -15,28 +15,34 @@ const floorProbes = ['loop', 'readUnitKey', 'murmurHash3'];
 const peers = ['rupaya', 'flagd', 'growthbook', 'unleash', 'launchdarkly'];
 const targetsNs = { S1: 8, S2: 50, S3: 80, S4: 50, S5: 80 };
 
+const shapes = Object.keys(ID_SHAPES);
+
 export async function run({ log }) {
   const results = [];
-  for (const scenarioId of Object.keys(scenarios)) {
-    for (const peer of peers) {
-      const r = await runWorker(worker, [peer, scenarioId], { timeoutMs: 60_000 });
-      results.push({ peer, scenario: scenarioId, ...r });
-      log(
-        r.error
-          ? `  ${scenarioId} ${peer}: ERROR ${r.error.split('\n')[0]}`
-          : `  ${scenarioId} ${peer}: ${fmt(r.nsPerEval)} ns/eval, ${fmt(r.bytesPerEval, 2)} B/eval, guard ${r.ok ? 'ok' : r.guard.problems.join('; ')}`,
-      );
+  for (const ids of shapes) {
+    for (const scenarioId of Object.keys(scenarios)) {
+      for (const peer of peers) {
+        const r = await runWorker(worker, [peer, scenarioId, ids], { timeoutMs: 60_000 });
+        results.push({ peer, scenario: scenarioId, ids, ...r });
+        log(
+          r.error
+            ? `  ${ids} ${scenarioId} ${peer}: ERROR ${r.error.split('\n')[0]}`
+            : `  ${ids} ${scenarioId} ${peer}: ${fmt(r.nsPerEval)} ns/eval, ${fmt(r.bytesPerEval, 2)} B/eval, guard ${r.ok ? 'ok' : r.guard.problems.join('; ')}`,
+        );
+      }
     }
   }
   const floor = [];
-  for (const probe of floorProbes) {
-    const r = await runWorker(floorWorker, [probe], { timeoutMs: 60_000 });
-    floor.push({ probe, ...r });
-    log(
-      r.error
-        ? `  floor ${probe}: ERROR ${r.error.split('\n')[0]}`
-        : `  floor ${probe}: ${fmt(r.nsPerCall)} ns`,
-    );
+  for (const ids of shapes) {
+    for (const probe of floorProbes) {
+      const r = await runWorker(floorWorker, [probe, ids], { timeoutMs: 60_000 });
+      floor.push({ probe, ids, ...r });
+      log(
+        r.error
+          ? `  floor ${ids} ${probe}: ERROR ${r.error.split('\n')[0]}`
+          : `  floor ${ids} ${probe}: ${fmt(r.nsPerCall)} ns`,
+      );
+    }
   }
   const bundles = await bundleSizes();
   return { results, bundles, targetsNs, floor };
@@ -59,64 +65,78 @@ function cell(r, pick) {
 
 const floorLabels = {
   loop: 'the bench loop around a function returning a constant',
-  readUnitKey: 'reading the 36 characters of the user id (`charCodeAt`, summed)',
+  readUnitKey: 'reading every character of the user id (`charCodeAt`, summed)',
   murmurHash3: '`murmurHash3` of the user id (core, the bucketing hash)',
 };
 
 export function markdown({ results, bundles, targetsNs: targets, floor = [] }) {
-  const find = (peer, s) => results.find((r) => r.peer === peer && r.scenario === s);
-  const ids = Object.keys(scenarios);
+  // Results of runs before the id shapes existed carry no `ids`: they were UUIDs.
+  const shapeOf = (r) => r.ids ?? 'uuid';
+  const find = (peer, s, ids) =>
+    results.find((r) => r.peer === peer && r.scenario === s && shapeOf(r) === ids);
+  const scenarioIds = Object.keys(scenarios);
+  const measuredShapes = shapes.filter((ids) => results.some((r) => shapeOf(r) === ids));
   const out = [];
   out.push(
-    "Median ns per evaluation, CPU time (wall time in parentheses): 15 timed batches of ≈ 20 ms of CPU after ≥ 0.5 s warm-up, each product and scenario in its own `node --expose-gc` process; contexts prebuilt in each product's format, 100k distinct user ids (36-character UUIDs) cycled; figures include the bench loop itself. CPU time is the whole process's (getrusage), so it also counts the peers' concurrent GC threads; wall time on a loaded machine also counts waiting for a core:",
+    "Median ns per evaluation, CPU time (wall time in parentheses): 15 timed batches of ≈ 20 ms of CPU after ≥ 0.5 s warm-up, each product, scenario and id shape in its own `node --expose-gc` process; contexts prebuilt in each product's format, 100k distinct user ids cycled; figures include the bench loop itself. CPU time is the whole process's (getrusage), so it also counts the peers' concurrent GC threads; wall time on a loaded machine also counts waiting for a core. Every scenario runs twice, with 36-character UUIDs and with 10-character ids, because hashing the unit key is most of an evaluation's cost and grows with the key's length.",
   );
   out.push('');
-  out.push(
-    table(
-      ['Scenario', 'API (ours)', ...peers.map((p) => labels[p]), 'Target (ours)', 'Met?'],
-      ids.map((s) => {
-        const ours = find('rupaya', s);
-        const met =
-          ours && !ours.error ? (ours.ok && ours.nsPerEval <= targets[s] ? 'yes' : 'no') : 'not measurable';
-        return [
-          `${s} ${scenarios[s].title}`,
-          `\`${scenarios[s].api}\``,
-          ...peers.map((p) => cell(find(p, s), (r) => `${fmt(r.nsPerEval)} (${fmt(r.nsPerEvalWall)})`)),
-          `≤ ${targets[s]} ns`,
-          met,
-        ];
-      }),
-    ),
-  );
-  out.push('');
-  out.push(
-    'Speed-up of @rupaya/flags-core over each peer (peer ns ÷ our ns, same run; target ≥ 10× over flagd-core on S2–S5):',
-  );
-  out.push('');
-  out.push(
-    table(
-      ['Scenario', ...peers.slice(1).map((p) => `vs ${labels[p]}`), 'S2–S5 ≥ 10× flagd?'],
-      ids.map((s) => {
-        const ours = find('rupaya', s);
-        const ratio = (p) => {
-          const r = find(p, s);
-          if (!ours || ours.error || !r || r.error) return 'n/a';
-          return `${fmt(r.nsPerEval / ours.nsPerEval)}×`;
-        };
-        const flagd = find('flagd', s);
-        const ok =
-          s === 'S1'
-            ? '—'
-            : ours && !ours.error && flagd && !flagd.error
-              ? flagd.nsPerEval / ours.nsPerEval >= 10
-                ? 'yes'
-                : 'no'
-              : 'n/a';
-        return [s, ...peers.slice(1).map(ratio), ok];
-      }),
-    ),
-  );
-  out.push('');
+  for (const ids of measuredShapes) {
+    out.push(`**${ID_SHAPES[ids].label}:**`);
+    out.push('');
+    out.push(
+      table(
+        ['Scenario', 'API (ours)', ...peers.map((p) => labels[p]), 'Target (ours)', 'Met?'],
+        scenarioIds.map((s) => {
+          const ours = find('rupaya', s, ids);
+          const met =
+            ours && !ours.error ? (ours.ok && ours.nsPerEval <= targets[s] ? 'yes' : 'no') : 'not measurable';
+          return [
+            `${s} ${scenarios[s].title}`,
+            `\`${scenarios[s].api}\``,
+            ...peers.map((p) =>
+              cell(find(p, s, ids), (r) => `${fmt(r.nsPerEval)} (${fmt(r.nsPerEvalWall)})`),
+            ),
+            `≤ ${targets[s]} ns`,
+            met,
+          ];
+        }),
+      ),
+    );
+    out.push('');
+    out.push(
+      `Speed-up of @rupaya/flags-core over each peer, ${ID_SHAPES[ids].label} (peer ns ÷ our ns, same run; target ≥ 10× over flagd-core on S2–S5):`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['Scenario', ...peers.slice(1).map((p) => `vs ${labels[p]}`), 'S2–S5 ≥ 10× flagd?'],
+        scenarioIds.map((s) => {
+          const ours = find('rupaya', s, ids);
+          const ratio = (p) => {
+            const r = find(p, s, ids);
+            if (!ours || ours.error || !r || r.error) return 'n/a';
+            return `${fmt(r.nsPerEval / ours.nsPerEval)}×`;
+          };
+          const flagd = find('flagd', s, ids);
+          const ok =
+            s === 'S1'
+              ? '—'
+              : ours && !ours.error && flagd && !flagd.error
+                ? flagd.nsPerEval / ours.nsPerEval >= 10
+                  ? 'yes'
+                  : 'no'
+                : 'n/a';
+          return [s, ...peers.slice(1).map(ratio), ok];
+        }),
+      ),
+    );
+    out.push('');
+  }
+  const rows = (make) =>
+    measuredShapes.flatMap((ids) =>
+      scenarioIds.map((s) => make(s, ids, `${s} (${ID_SHAPES[ids].length}-char ids)`)),
+    );
   out.push(
     'Heap bytes allocated per evaluation (V8 GC profiler + heapUsed delta after `gc()`, garbage included; 1,000,000 calls for ours, ≥ 100k or ≈ 1.5 s of calls for peers; target for ours: 0). The allocation figure for ours is the whole 1,000,000-call run divided by 10⁶: anything below ≈ 0.02 B is profiler/JIT noise, since one allocation per call would show ≥ 12 B:',
   );
@@ -124,7 +144,10 @@ export function markdown({ results, bundles, targetsNs: targets, floor = [] }) {
   out.push(
     table(
       ['Scenario', ...peers.map((p) => labels[p])],
-      ids.map((s) => [s, ...peers.map((p) => cell(find(p, s), (r) => fmt(r.bytesPerEval, 2)))]),
+      rows((s, ids, label) => [
+        label,
+        ...peers.map((p) => cell(find(p, s, ids), (r) => fmt(r.bytesPerEval, 2))),
+      ]),
     ),
   );
   out.push('');
@@ -135,13 +158,13 @@ export function markdown({ results, bundles, targetsNs: targets, floor = [] }) {
   out.push(
     table(
       ['Scenario', 'Expected', ...peers.map((p) => labels[p])],
-      ids.map((s) => {
-        const any = results.find((r) => r.scenario === s && r.guard);
+      rows((s, ids, label) => {
+        const any = results.find((r) => r.scenario === s && shapeOf(r) === ids && r.guard);
         return [
-          s,
+          label,
           any ? `${(any.guard.expected * 100).toFixed(2)}%` : 'n/a',
           ...peers.map((p) => {
-            const r = find(p, s);
+            const r = find(p, s, ids);
             if (!r || r.error) return r?.error ? `error: ${r.error.split('\n')[0].slice(0, 80)}` : 'not run';
             return `${(r.guard.share * 100).toFixed(2)}% ${r.ok ? 'ok' : `FAIL (${r.guard.problems.join('; ')})`}`;
           }),
@@ -152,13 +175,20 @@ export function markdown({ results, bundles, targetsNs: targets, floor = [] }) {
   out.push('');
   if (floor.length > 0) {
     out.push(
-      'Cost floor in the same harness (same 100k contexts cycled, same batches): every scenario that buckets on `userId` (S2–S5) must read the whole id, and `charCodeAt` is the only allocation-free way to read a JavaScript string (`TextEncoder.encodeInto` allocates its result object). On Node 20 (V8 11.3) each `charCodeAt` re-dispatches on the string representation, so reading the id alone costs what the S2/S4 targets allow for the whole evaluation:',
+      'Cost floor in the same harness (same 100k contexts cycled, same batches): every scenario that buckets on `userId` (S2–S5) must read the whole id. On Node 20 (V8 11.3) each `charCodeAt` re-dispatches on the string representation (≈ 1.5–2 ns per character), and the alternatives (`TextEncoder.encodeInto`, `Buffer#latin1Write`) are calls into C++ that cost more for these lengths; so with UUIDs, reading the id alone costs what the S2/S4 targets allow for the whole evaluation:',
     );
     out.push('');
+    const floorShapes = shapes.filter((ids) => floor.some((f) => (f.ids ?? 'uuid') === ids));
     out.push(
       table(
-        ['Probe', 'ns per call'],
-        floor.map((f) => [floorLabels[f.probe] ?? f.probe, f.error ? 'n/a (error)' : fmt(f.nsPerCall)]),
+        ['Probe', ...floorShapes.map((ids) => `ns per call, ${ID_SHAPES[ids].label}`)],
+        floorProbes.map((probe) => [
+          floorLabels[probe] ?? probe,
+          ...floorShapes.map((ids) => {
+            const f = floor.find((x) => x.probe === probe && (x.ids ?? 'uuid') === ids);
+            return !f ? 'not run' : f.error ? 'n/a (error)' : fmt(f.nsPerCall);
+          }),
+        ]),
       ),
     );
     out.push('');

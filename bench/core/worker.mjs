@@ -1,4 +1,5 @@
-// One product × one scenario, in its own process (`node --expose-gc core/worker.mjs <peer> <S1..S5>`),
+// One product × one scenario × one id shape, in its own process
+// (`node --expose-gc core/worker.mjs <peer> <S1..S5> [uuid|short]`),
 // so no product's JIT feedback, heap or timers influence another's. Prints one JSON line.
 import v8 from 'node:v8';
 import { median, quantile } from '../lib/stats.mjs';
@@ -12,7 +13,7 @@ import {
   userIds,
 } from './scenarios.mjs';
 
-const [peer, scenarioId] = process.argv.slice(2);
+const [peer, scenarioId, idShape = 'uuid'] = process.argv.slice(2);
 const scenario = scenarios[scenarioId];
 const BATCHES = 15;
 const TARGET_BATCH_NS = 20e6;
@@ -115,7 +116,7 @@ async function allocatedBytes(loop, calls) {
 }
 
 async function main() {
-  const ids = userIds();
+  const ids = userIds(idShape);
   const allow = allowListIds(ids);
   const s5 = s5Flags();
   const seq = keySequence();
@@ -187,6 +188,7 @@ async function main() {
     peer,
     label: adapter.label,
     scenario: scenario.id,
+    ids: idShape,
     api: instance.async ? `${scenario.api} (async)` : scenario.api,
     nsPerEval: median(samples),
     nsP10: quantile(samples, 0.1),
@@ -209,7 +211,13 @@ main().then(
   },
   (error) => {
     console.log(
-      JSON.stringify({ ok: false, peer, scenario: scenarioId, error: String(error?.stack ?? error) }),
+      JSON.stringify({
+        ok: false,
+        peer,
+        scenario: scenarioId,
+        ids: idShape,
+        error: String(error?.stack ?? error),
+      }),
     );
     process.exit(0);
   },

@@ -1,13 +1,13 @@
 // Compiles a flag once into a decision function returning a small integer code, so the hot path
 // (isEnabled / variant) allocates nothing: the code packs reason, variant slot, cohort, experiment
 // membership, a missing-unit-key marker and the matching rule; `evaluate` decodes it into an object.
-import { bucketWithSeed, saltSeed, seedInt32, variantSeed } from '../hash/bucket';
+import { hashBoundOf, hashWithSeed, saltSeed, seedInt32, variantSeed } from '../hash/bucket';
 import { normalizeFlag } from '../snapshot/normalize';
 import type { Cohort, EvaluationResult, Flag, FlagValue, JsonValue, Reason } from '../snapshot/types';
 import { validateFlag } from '../snapshot/validate';
 import { BUCKET_COUNT, effectivePercent, thresholdOf } from './rollout';
 import { type Context, compileRuleMatch } from './rules';
-import { cumulativeBounds, variantIndexOf } from './variants';
+import { cumulativeBounds } from './variants';
 
 export const REASONS: readonly Reason[] = [
   'NOT_FOUND',
@@ -162,6 +162,9 @@ function compileValidFlag(flag: Flag): CompiledFlag {
   const rules = (flag.rules ?? []).map((rule, i) => ({
     match: compileRuleMatch(rule),
     threshold: rule.rolloutPercentage === undefined ? BUCKET_COUNT : thresholdOf(rule.rolloutPercentage),
+    hashBound: hashBoundOf(
+      rule.rolloutPercentage === undefined ? BUCKET_COUNT : thresholdOf(rule.rolloutPercentage),
+    ),
     code: mk(R.RULE_MATCH, slotOfVariant(rule.variant)) + (i + 1) * RULE_UNIT,
   }));
 
@@ -191,26 +194,32 @@ function compileValidFlag(flag: Flag): CompiledFlag {
       if (deny?.has(unit)) return denyCode;
       if (allow?.has(unit)) return allowCode;
     }
-    let bucket = -1;
+    let hash = -1;
     for (let i = 0; i < ruleCount; i++) {
       const rule = rules[i]!;
       if (!rule.match(ctx)) continue;
       if (rule.threshold >= BUCKET_COUNT) return rule.code;
       // A partial rule rollout needs a unit key; without one the unit falls through.
       if (rule.threshold <= 0 || unit === undefined) continue;
-      if (bucket < 0) bucket = bucketWithSeed(seed, unit);
-      if (bucket < rule.threshold) return rule.code;
+      if (hash < 0) hash = hashWithSeed(seed, unit);
+      if (hash < rule.hashBound) return rule.code;
     }
-    return after(unit, bucket);
+    return after(unit, hash);
   };
   return { ...base, decide };
 }
 
-/** Decision of the flag's kind (rollout / canary / experiment / default) for a unit. */
-type AfterTargeting = (unit: string | undefined, bucket: number) => number;
+/**
+ * Decision of the flag's kind (rollout / canary / experiment / default) for a unit.
+ *
+ * Compiled flags work in hash space: instead of turning the unit's 32-bit hash into a bucket (a float
+ * multiply and floor per evaluation) and comparing buckets, they compare the unsigned hash with the
+ * precomputed `hashBoundOf` of each bucket threshold — the same decisions, bucket for bucket.
+ */
+type AfterTargeting = (unit: string | undefined, hash: number) => number;
 
 interface KindDecision {
-  /** After allow/deny lists and rules: the unit key (if any) and its rollout bucket (-1 if not computed). */
+  /** After allow/deny lists and rules: the unit key (if any) and its rollout hash (-1 if not computed). */
   after: AfterTargeting;
   /** Straight from the context, for flags without targeting: one closure, the unit key read inline. */
   direct: Decide;
@@ -240,22 +249,26 @@ function kindDecision(
   const variants = flag.variants ?? [];
   if (variants.some((v) => v.weight !== undefined)) {
     const coverage = thresholdOf(flag.coverage ?? 100);
+    const coverageBound = hashBoundOf(coverage);
     const vSeed = seedInt32(variantSeed(flag.salt ?? flag.key));
-    const bounds = cumulativeBounds(variants.map((v) => v.weight ?? 0));
+    const bounds = cumulativeBounds(variants.map((v) => v.weight ?? 0)).map(hashBoundOf);
     const inCodes = variants.map((v) => mk(R.EXPERIMENT, slotOfVariant(v.key), 0, IN_EXPERIMENT));
     const outCode = mk(R.EXPERIMENT, onSlot, 0, OUT_OF_EXPERIMENT);
     const missingCode = mk(R.ERROR, onSlot, 0, OUT_OF_EXPERIMENT, 1);
     if (coverage <= 0) return always(outCode);
-    const assign = (unit: string, bucket: number): number => {
-      if (coverage < BUCKET_COUNT) {
-        if (bucket < 0) bucket = bucketWithSeed(seed, unit);
-        if (bucket >= coverage) return outCode;
-      }
-      return inCodes[variantIndexOf(bounds, bucketWithSeed(vSeed, unit))]!;
-    };
     const last = bounds.length - 1;
+    const assign = (unit: string, hash: number): number => {
+      if (coverage < BUCKET_COUNT) {
+        if (hash < 0) hash = hashWithSeed(seed, unit);
+        if (hash >= coverageBound) return outCode;
+      }
+      const vh = hashWithSeed(vSeed, unit);
+      let i = 0;
+      while (i < last && vh >= bounds[i]!) i++;
+      return inCodes[i]!;
+    };
     return {
-      after: (unit, bucket) => (unit === undefined ? missingCode : assign(unit, bucket)),
+      after: (unit, hash) => (unit === undefined ? missingCode : assign(unit, hash)),
       // Full coverage (the usual case): one hash, the variant search inline.
       direct:
         coverage >= BUCKET_COUNT
@@ -263,9 +276,9 @@ function kindDecision(
               const v = ctx[bucketBy];
               const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
               if (unit === undefined) return missingCode;
-              const vb = bucketWithSeed(vSeed, unit);
+              const vh = hashWithSeed(vSeed, unit);
               let i = 0;
-              while (i < last && vb >= bounds[i]!) i++;
+              while (i < last && vh >= bounds[i]!) i++;
               return inCodes[i]!;
             }
           : (ctx) => {
@@ -287,21 +300,22 @@ function kindDecision(
     if (threshold <= 0) return always(noneCode);
     const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
     const half = BUCKET_COUNT / 2;
-    const controlStart = Math.max(half, threshold);
-    const controlEnd = threshold <= half ? half + threshold : BUCKET_COUNT;
-    const place = (bucket: number): number => {
-      if (bucket < threshold) return inCode;
-      return bucket >= controlStart && bucket < controlEnd ? controlCode : noneCode;
+    const inEnd = hashBoundOf(threshold);
+    const controlStart = hashBoundOf(Math.max(half, threshold));
+    const controlEnd = hashBoundOf(threshold <= half ? half + threshold : BUCKET_COUNT);
+    const place = (hash: number): number => {
+      if (hash < inEnd) return inCode;
+      return hash >= controlStart && hash < controlEnd ? controlCode : noneCode;
     };
     return {
-      after: (unit, bucket) => {
+      after: (unit, hash) => {
         if (unit === undefined) return missingCode;
-        return place(bucket < 0 ? bucketWithSeed(seed, unit) : bucket);
+        return place(hash < 0 ? hashWithSeed(seed, unit) : hash);
       },
       direct: (ctx) => {
         const v = ctx[bucketBy];
         const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
-        return unit === undefined ? missingCode : place(bucketWithSeed(seed, unit));
+        return unit === undefined ? missingCode : place(hashWithSeed(seed, unit));
       },
       constant: -1,
     };

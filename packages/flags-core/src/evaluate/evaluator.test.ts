@@ -50,6 +50,51 @@ describe('evaluation order and reasons', () => {
     expect(e.isEnabled(123 as unknown as string)).toBe(false);
   });
 
+  it('finds nothing through inherited names, and never coerces a non-string key', () => {
+    const e = createEvaluator(
+      snapshot([
+        { key: 'feature.a', type: 'boolean', enabled: true },
+        { key: '123', type: 'boolean', enabled: true },
+        { key: 'release.toString', type: 'boolean', enabled: true },
+      ]),
+    );
+    for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      expect(e.evaluate(key).reason).toBe('NOT_FOUND');
+      expect(e.isEnabled(key)).toBe(false);
+      expect(e.variant(key)).toBeNull();
+      expect(e.value(key, {}, 'fb')).toBe('fb');
+      expect(e.flag(key)).toBeUndefined();
+    }
+    // The number 123 is not the key '123'; an object whose toString throws is not coerced at all.
+    const hostile = {
+      toString() {
+        throw new Error('coerced');
+      },
+    } as unknown as string;
+    for (const key of [123 as unknown as string, hostile, Symbol('k') as unknown as string, null as never]) {
+      expect(e.isEnabled(key)).toBe(false);
+      expect(e.variant(key)).toBeNull();
+      expect(e.evaluate(key).reason).toBe('NOT_FOUND');
+    }
+    // '123' is not a valid key: found, and compiled to ERROR (an element index, not a property, in V8).
+    expect(e.evaluate('123').reason).toBe('ERROR');
+    expect(e.isEnabled('release.toString')).toBe(true);
+    // Keys keep the snapshot's order, numeric-looking ones included.
+    expect(e.keys()).toEqual(['feature.a', '123', 'release.toString']);
+  });
+
+  it("finds flags by keys built at run time (not the snapshot's string objects)", () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `feature.k${i}`);
+    const e = createEvaluator(
+      snapshot(keys.map((key, i) => ({ key, type: 'boolean', enabled: i % 2 === 0 }))),
+    );
+    for (let i = 0; i < keys.length; i++) {
+      const built = ['feature', `k${i}`].join('.');
+      expect(e.isEnabled(built)).toBe(i % 2 === 0);
+      expect(e.evaluate(built).reason).toBe(i % 2 === 0 ? 'DEFAULT' : 'OFF');
+    }
+  });
+
   it('OFF serves the off variant (boolean: off/false) whatever the targeting', () => {
     const e = one({
       key: 'feature.a',

@@ -28,6 +28,27 @@ export function bucketWithSeed(seed: number, unitKey: string): number {
   return Math.floor(((murmurHash3Int32(unitKey, seed) >>> 0) * BUCKET_COUNT) / TWO_POW_32);
 }
 
+/**
+ * The hash bound of a bucket threshold: `bucketWithSeed(seed, u) < threshold` exactly when
+ * `hashWithSeed(seed, u) < hashBoundOf(threshold)`. Compiled flags compare the unsigned hash with
+ * precomputed bounds and so skip the float multiply-and-floor of every evaluation. `threshold` is an
+ * integer in [0, 100000]; the bound is `ceil(threshold · 2^32 / 100000)`, computed exactly (every
+ * intermediate is an integer below 2^53).
+ */
+export function hashBoundOf(threshold: number): number {
+  const scaled = threshold * TWO_POW_32;
+  let q = Math.floor(scaled / BUCKET_COUNT);
+  // The float division may be off by one either way; settle q = floor(scaled / BUCKET_COUNT).
+  while (q * BUCKET_COUNT > scaled) q--;
+  while ((q + 1) * BUCKET_COUNT <= scaled) q++;
+  return q * BUCKET_COUNT === scaled ? q : q + 1;
+}
+
+/** The unsigned 32-bit hash behind `bucketWithSeed`: `murmurHash3(unitKey, seed)`. */
+export function hashWithSeed(seed: number, unitKey: string): number {
+  return murmurHash3Int32(unitKey, seed) >>> 0;
+}
+
 /** Rollout bucket of `unitKey` for a flag salted with `salt`, in [0, 100000). */
 export function bucketOf(salt: string, unitKey: string): number {
   return bucketWithSeed(saltSeed(salt), unitKey);
