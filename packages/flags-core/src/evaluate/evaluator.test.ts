@@ -615,3 +615,63 @@ describe('last-key memo of isEnabled / variant / value', () => {
     );
   });
 });
+
+describe('isEnabled of rollouts (hash-space bounds)', () => {
+  it('agree with evaluate for any percentage, canary stage, bucketBy and context', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100_000 }).map((t) => t / 1000),
+        fc.constantFrom('userId', 'orgId'),
+        fc.boolean(),
+        fc.array(
+          fc.oneof(
+            fc.record({ userId: fc.string(), orgId: fc.string() }),
+            fc.record({ userId: fc.integer() }),
+            fc.constant({}),
+            fc.constant(null),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (percent, bucketBy, canary, contexts) => {
+          const flag: Flag = canary
+            ? {
+                key: 'canary.x',
+                type: 'boolean',
+                enabled: true,
+                bucketBy,
+                stages: [{ percent, minDurationSec: 0 }],
+                canary: { stage: 0, status: 'progressing', stageStartedAt: null },
+              }
+            : { key: 'feature.x', type: 'boolean', enabled: true, bucketBy, rolloutPercentage: percent };
+          const e = createEvaluator(snapshot([flag, { key: 'feature.on', type: 'boolean', enabled: true }]));
+          for (const ctx of contexts) {
+            expect(e.isEnabled(flag.key, ctx as never)).toBe(e.evaluate(flag.key, ctx as never).enabled);
+            expect(e.isEnabled('feature.on', ctx as never)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('decide a unit exactly at each side of the treatment and control bounds', () => {
+    // Units whose buckets sit right at the edges of a 25% rollout: 24,999 / 25,000 and 74,999 / 75,000
+    // (control is [50,000, 75,000)).
+    const flag: Flag = { key: 'feature.edge', type: 'boolean', enabled: true, rolloutPercentage: 25 };
+    const e = createEvaluator(snapshot([flag]));
+    const wanted = new Set([24_999, 25_000, 49_999, 50_000, 74_999, 75_000]);
+    const found = new Map<number, string>();
+    for (let i = 0; found.size < wanted.size && i < 3_000_000; i++) {
+      const id = `edge-${i}`;
+      const b = bucketOf('feature.edge', id);
+      if (wanted.has(b) && !found.has(b)) found.set(b, id);
+    }
+    expect(found.size).toBe(wanted.size);
+    for (const [bucket, id] of found) {
+      const r = e.evaluate('feature.edge', { userId: id });
+      expect(r.enabled).toBe(bucket < 25_000);
+      expect(r.cohort).toBe(bucket < 25_000 ? 'treatment' : bucket >= 50_000 && bucket < 75_000 ? 'control' : 'none');
+      expect(e.isEnabled('feature.edge', { userId: id })).toBe(bucket < 25_000);
+    }
+  });
+});
