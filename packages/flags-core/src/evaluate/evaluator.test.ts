@@ -670,7 +670,9 @@ describe('isEnabled of rollouts (hash-space bounds)', () => {
     for (const [bucket, id] of found) {
       const r = e.evaluate('feature.edge', { userId: id });
       expect(r.enabled).toBe(bucket < 25_000);
-      expect(r.cohort).toBe(bucket < 25_000 ? 'treatment' : bucket >= 50_000 && bucket < 75_000 ? 'control' : 'none');
+      expect(r.cohort).toBe(
+        bucket < 25_000 ? 'treatment' : bucket >= 50_000 && bucket < 75_000 ? 'control' : 'none',
+      );
       expect(e.isEnabled('feature.edge', { userId: id })).toBe(bucket < 25_000);
     }
   });

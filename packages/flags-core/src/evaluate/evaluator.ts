@@ -1,4 +1,4 @@
-// The evaluator: compiles a snapshot once (a Map from key to compiled flag), then answers in
+// The evaluator: compiles a snapshot once (a dictionary object from key to compiled flag), then answers in
 // nanoseconds. isEnabled / variant / value allocate nothing; evaluate returns a fresh plain object.
 // Nothing here throws: an unknown flag is NOT_FOUND, a bad context is treated as an empty one, a
 // context whose getters throw is ERROR.

@@ -121,7 +121,7 @@ export class WorkerTransport implements Transport {
     });
     worker.on('message', (msg: FromWorker) => {
       const p = this.pending.get(msg.id);
-      if (p && p.onMessage(msg)) this.settle(msg.id);
+      if (p?.onMessage(msg)) this.settle(msg.id);
     });
     const lost = (err: Error) => {
       if (this.worker !== worker) return;
