@@ -1,7 +1,8 @@
 // Compiles a flag once into a decision function returning a small integer code, so the hot path
 // (isEnabled / variant) allocates nothing: the code packs reason, variant slot, cohort, experiment
 // membership, a missing-unit-key marker and the matching rule; `evaluate` decodes it into an object.
-import { hashBoundOf, hashWithSeed, saltSeed, seedInt32, variantSeed } from '../hash/bucket';
+import { bucketWithSeed, hashBoundOf, saltSeed, seedInt32, variantSeed } from '../hash/bucket';
+import { murmurHash3Int32 } from '../hash/murmur3';
 import { normalizeFlag } from '../snapshot/normalize';
 import type { Cohort, EvaluationResult, Flag, FlagValue, JsonValue, Reason } from '../snapshot/types';
 import { validateFlag } from '../snapshot/validate';
@@ -162,9 +163,6 @@ function compileValidFlag(flag: Flag): CompiledFlag {
   const rules = (flag.rules ?? []).map((rule, i) => ({
     match: compileRuleMatch(rule),
     threshold: rule.rolloutPercentage === undefined ? BUCKET_COUNT : thresholdOf(rule.rolloutPercentage),
-    hashBound: hashBoundOf(
-      rule.rolloutPercentage === undefined ? BUCKET_COUNT : thresholdOf(rule.rolloutPercentage),
-    ),
     code: mk(R.RULE_MATCH, slotOfVariant(rule.variant)) + (i + 1) * RULE_UNIT,
   }));
 
@@ -194,17 +192,17 @@ function compileValidFlag(flag: Flag): CompiledFlag {
       if (deny?.has(unit)) return denyCode;
       if (allow?.has(unit)) return allowCode;
     }
-    let hash = -1;
+    let bucket = -1;
     for (let i = 0; i < ruleCount; i++) {
       const rule = rules[i]!;
       if (!rule.match(ctx)) continue;
       if (rule.threshold >= BUCKET_COUNT) return rule.code;
       // A partial rule rollout needs a unit key; without one the unit falls through.
       if (rule.threshold <= 0 || unit === undefined) continue;
-      if (hash < 0) hash = hashWithSeed(seed, unit);
-      if (hash < rule.hashBound) return rule.code;
+      if (bucket < 0) bucket = bucketWithSeed(seed, unit);
+      if (bucket < rule.threshold) return rule.code;
     }
-    return after(unit, hash);
+    return after(unit, bucket);
   };
   return { ...base, decide };
 }
@@ -212,14 +210,44 @@ function compileValidFlag(flag: Flag): CompiledFlag {
 /**
  * Decision of the flag's kind (rollout / canary / experiment / default) for a unit.
  *
- * Compiled flags work in hash space: instead of turning the unit's 32-bit hash into a bucket (a float
- * multiply and floor per evaluation) and comparing buckets, they compare the unsigned hash with the
- * precomputed `hashBoundOf` of each bucket threshold — the same decisions, bucket for bucket.
+ * The direct paths work in hash space: instead of turning the unit's 32-bit hash into a bucket (a
+ * float multiply and floor per evaluation) and comparing buckets, they compare the unsigned hash with
+ * the precomputed `hashBoundOf` of each bucket threshold — the same decisions, bucket for bucket. The
+ * hashing and comparing happen inside helpers that return small integers (`rolloutZone`,
+ * `variantIndexOfHash`, `hashBelow`), so no 32-bit hash ever crosses a call boundary, where V8 would
+ * box it when it does not inline the call. The rules path, which reuses one bucket for several rule
+ * thresholds, passes buckets (always small integers).
  */
-type AfterTargeting = (unit: string | undefined, hash: number) => number;
+type AfterTargeting = (unit: string | undefined, bucket: number) => number;
+
+/** Rollout zone of a unit: 0 treatment `[0, inEnd)`, 1 control `[controlStart, controlEnd)`, 2 none. */
+function rolloutZone(
+  seed: number,
+  unit: string,
+  inEnd: number,
+  controlStart: number,
+  controlEnd: number,
+): number {
+  const h = murmurHash3Int32(unit, seed) >>> 0;
+  if (h < inEnd) return 0;
+  return h >= controlStart && h < controlEnd ? 1 : 2;
+}
+
+/** Index of the variant whose hash bound is the first above the unit's variant hash (last if none). */
+function variantIndexOfHash(seed: number, unit: string, bounds: readonly number[], last: number): number {
+  const h = murmurHash3Int32(unit, seed) >>> 0;
+  let i = 0;
+  while (i < last && h >= bounds[i]!) i++;
+  return i;
+}
+
+/** Whether the unit's hash under `seed` is below `bound`. */
+function hashBelow(seed: number, unit: string, bound: number): boolean {
+  return murmurHash3Int32(unit, seed) >>> 0 < bound;
+}
 
 interface KindDecision {
-  /** After allow/deny lists and rules: the unit key (if any) and its rollout hash (-1 if not computed). */
+  /** After allow/deny lists and rules: the unit key (if any) and its rollout bucket (-1 if not computed). */
   after: AfterTargeting;
   /** Straight from the context, for flags without targeting: one closure, the unit key read inline. */
   direct: Decide;
@@ -257,18 +285,15 @@ function kindDecision(
     const missingCode = mk(R.ERROR, onSlot, 0, OUT_OF_EXPERIMENT, 1);
     if (coverage <= 0) return always(outCode);
     const last = bounds.length - 1;
-    const assign = (unit: string, hash: number): number => {
+    const assign = (unit: string, bucket: number): number => {
       if (coverage < BUCKET_COUNT) {
-        if (hash < 0) hash = hashWithSeed(seed, unit);
-        if (hash >= coverageBound) return outCode;
+        const covered = bucket >= 0 ? bucket < coverage : hashBelow(seed, unit, coverageBound);
+        if (!covered) return outCode;
       }
-      const vh = hashWithSeed(vSeed, unit);
-      let i = 0;
-      while (i < last && vh >= bounds[i]!) i++;
-      return inCodes[i]!;
+      return inCodes[variantIndexOfHash(vSeed, unit, bounds, last)]!;
     };
     return {
-      after: (unit, hash) => (unit === undefined ? missingCode : assign(unit, hash)),
+      after: (unit, bucket) => (unit === undefined ? missingCode : assign(unit, bucket)),
       // Full coverage (the usual case): one hash, the variant search inline.
       direct:
         coverage >= BUCKET_COUNT
@@ -276,10 +301,7 @@ function kindDecision(
               const v = ctx[bucketBy];
               const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
               if (unit === undefined) return missingCode;
-              const vh = hashWithSeed(vSeed, unit);
-              let i = 0;
-              while (i < last && vh >= bounds[i]!) i++;
-              return inCodes[i]!;
+              return inCodes[variantIndexOfHash(vSeed, unit, bounds, last)]!;
             }
           : (ctx) => {
               const v = ctx[bucketBy];
@@ -300,22 +322,26 @@ function kindDecision(
     if (threshold <= 0) return always(noneCode);
     const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
     const half = BUCKET_COUNT / 2;
-    const inEnd = hashBoundOf(threshold);
-    const controlStart = hashBoundOf(Math.max(half, threshold));
-    const controlEnd = hashBoundOf(threshold <= half ? half + threshold : BUCKET_COUNT);
-    const place = (hash: number): number => {
-      if (hash < inEnd) return inCode;
-      return hash >= controlStart && hash < controlEnd ? controlCode : noneCode;
+    const controlStart = Math.max(half, threshold);
+    const controlEnd = threshold <= half ? half + threshold : BUCKET_COUNT;
+    const inEndHash = hashBoundOf(threshold);
+    const controlStartHash = hashBoundOf(controlStart);
+    const controlEndHash = hashBoundOf(controlEnd);
+    const zoned = (unit: string): number => {
+      const zone = rolloutZone(seed, unit, inEndHash, controlStartHash, controlEndHash);
+      return zone === 0 ? inCode : zone === 1 ? controlCode : noneCode;
     };
     return {
-      after: (unit, hash) => {
+      after: (unit, bucket) => {
         if (unit === undefined) return missingCode;
-        return place(hash < 0 ? hashWithSeed(seed, unit) : hash);
+        if (bucket < 0) return zoned(unit);
+        if (bucket < threshold) return inCode;
+        return bucket >= controlStart && bucket < controlEnd ? controlCode : noneCode;
       },
       direct: (ctx) => {
         const v = ctx[bucketBy];
         const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
-        return unit === undefined ? missingCode : place(hashWithSeed(seed, unit));
+        return unit === undefined ? missingCode : zoned(unit);
       },
       constant: -1,
     };
