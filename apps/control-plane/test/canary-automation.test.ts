@@ -407,6 +407,14 @@ describe.each(storageKinds)('canary automation on %s', (kind) => {
       'VALIDATION_FAILED',
       'from',
     );
+    for (const path of ['metrics/range', 'metrics/flag-usage']) {
+      expectError(
+        await s.call('GET', `/api/admin/deployment/${path}?environment=dev&from=2000&to=1000`),
+        400,
+        'VALIDATION_FAILED',
+        'from',
+      );
+    }
     const health = await s.call<{ deployment: { errorRate: number; p99ResponseTime: number } }>(
       'GET',
       '/health',

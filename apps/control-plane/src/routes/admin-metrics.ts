@@ -23,6 +23,14 @@ function parseTime(field: string, raw: string | undefined, fallback: number): nu
   return n;
 }
 
+/** `from`/`to` of a range query: `to` defaults to now, `from` to `spanMs` before `to`; from ≤ to. */
+function rangeOf(q: { from?: string; to?: string }, spanMs: number): { from: number; to: number } {
+  const to = parseTime('to', q.to, Date.now());
+  const from = parseTime('from', q.from, to - spanMs);
+  if (from > to) throw errors.validation('from', 'from must not be after to');
+  return { from, to };
+}
+
 export default async function adminMetricsRoutes(app: FastifyInstance): Promise<void> {
   app.get(
     `${BASE}/health`,
@@ -86,10 +94,7 @@ export default async function adminMetricsRoutes(app: FastifyInstance): Promise<
       const q = request.query as Record<string, string | undefined>;
       const environment = environmentOf(request);
       await requireEnvironment(app.db, environment);
-      const now = Date.now();
-      const to = parseTime('to', q.to, now);
-      const from = parseTime('from', q.from, to - 3_600_000);
-      if (from > to) throw errors.validation('from', 'from must not be after to');
+      const { from, to } = rangeOf(q, 3_600_000);
       return metricsRange(app.db, {
         environment,
         from,
@@ -128,10 +133,7 @@ export default async function adminMetricsRoutes(app: FastifyInstance): Promise<
       const q = request.query as Record<string, string | undefined>;
       const environment = environmentOf(request);
       await requireEnvironment(app.db, environment);
-      const now = Date.now();
-      const to = parseTime('to', q.to, now);
-      const from = parseTime('from', q.from, to - 86_400_000);
-      if (from > to) throw errors.validation('from', 'from must not be after to');
+      const { from, to } = rangeOf(q, 86_400_000);
       return flagUsageRange(app.db, { environment, from, to, flag: q.flag });
     },
   );
