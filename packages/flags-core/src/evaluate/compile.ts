@@ -220,7 +220,11 @@ function compileValidFlag(flag: Flag): CompiledFlag {
  */
 type AfterTargeting = (unit: string | undefined, bucket: number) => number;
 
-/** Rollout zone of a unit: 0 treatment `[0, inEnd)`, 1 control `[controlStart, controlEnd)`, 2 none. */
+/**
+ * Rollout zone of a unit: 0 treatment `[0, inEnd)`, 1 control `[controlStart, controlEnd)`, 2 none.
+ * Written without branches on the hash: which zone a unit falls in is a coin toss the CPU cannot
+ * predict, and each mispredicted branch costs more than the arithmetic.
+ */
 function rolloutZone(
   seed: number,
   unit: string,
@@ -229,15 +233,20 @@ function rolloutZone(
   controlEnd: number,
 ): number {
   const h = murmurHash3Int32(unit, seed) >>> 0;
-  if (h < inEnd) return 0;
-  return h >= controlStart && h < controlEnd ? 1 : 2;
+  const outside = +(h >= inEnd);
+  const control = +(h >= controlStart) & +(h < controlEnd);
+  return outside * (2 - control);
 }
 
-/** Index of the variant whose hash bound is the first above the unit's variant hash (last if none). */
+/**
+ * Index of the variant whose hash bound is the first above the unit's variant hash (last if none):
+ * the number of bounds at or below the hash, as the bounds increase — counted without branching on
+ * the hash (see `rolloutZone`).
+ */
 function variantIndexOfHash(seed: number, unit: string, bounds: readonly number[], last: number): number {
   const h = murmurHash3Int32(unit, seed) >>> 0;
   let i = 0;
-  while (i < last && h >= bounds[i]!) i++;
+  for (let j = 0; j < last; j++) i += +(h >= bounds[j]!);
   return i;
 }
 
@@ -327,10 +336,9 @@ function kindDecision(
     const inEndHash = hashBoundOf(threshold);
     const controlStartHash = hashBoundOf(controlStart);
     const controlEndHash = hashBoundOf(controlEnd);
-    const zoned = (unit: string): number => {
-      const zone = rolloutZone(seed, unit, inEndHash, controlStartHash, controlEndHash);
-      return zone === 0 ? inCode : zone === 1 ? controlCode : noneCode;
-    };
+    const zoneCodes = [inCode, controlCode, noneCode];
+    const zoned = (unit: string): number =>
+      zoneCodes[rolloutZone(seed, unit, inEndHash, controlStartHash, controlEndHash)]!;
     return {
       after: (unit, bucket) => {
         if (unit === undefined) return missingCode;
