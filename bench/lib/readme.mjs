@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26; core and sdk runs 04:27–05:05, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26; core and sdk runs 04:27–05:43, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM still differ by up to ±40% in requests per second, and
   identical Node processes differ by up to ~25% in CPU per request for their whole life; for
@@ -29,17 +29,23 @@ const notes = `## Notes (state of 2026-11-26; core and sdk runs 04:27–05:05, t
   7.9 ns instead of 4.7 and flagd-core's S1 at 142 instead of 98 ns). The control-plane and sdk suites
   therefore start fresh processes in every round and judge by the median of per-round ratios; the
   core suite runs every cell in 3 interleaved passes (fresh processes) and reports the median.
-- **Core (issue 3):** every scenario now runs with two id shapes. With 10-character ids every
-  absolute target is met (S1 4.9, S2 45.0, S3 63.1, S4 43.5, S5 59.2 ns in the published run) and
-  S2–S4 are ≥ 10× flagd-core (15.6/10.4/16.7× here, 9.9/12.5/16.0× in the slower second run: S2 is
-  at the line); S5 is 7–8× (flagd-core's S5 is its cheapest scenario). With
-  36-character UUIDs only S1 meets its target: S2/S4 are 90–96 ns, S3 100–170 ns, S5 77–85 ns, and
-  the floor rows show why — reading the 36 characters alone costs 63–77 ns on Node 20 (V8 re-checks
-  the string's representation on every \`charCodeAt\`; \`TextEncoder.encodeInto\` and
-  \`Buffer#latin1Write\` are C++ calls that cost 50–60 ns by themselves). Since the 2026-11-25 run,
-  compiled flags compare the unit's hash with precomputed hash bounds instead of turning it into a
-  bucket (−7 ns per rollout or variant decision) and flags are looked up in dictionary objects
-  instead of Maps (−12 ns per lookup of a key built at run time, as in S5). 0 bytes per call everywhere.
+- **Core (issue 3):** every scenario runs with two id shapes. With 10-character ids the published
+  run meets S1, S2, S3 and S5 (5.9 / 35.2 / 47.0 / 64.4 ns) with S2 and S3 ≥ 10× flagd-core (13.2×,
+  13.8×); S4 (64.0 ns) lost the process lottery described next in two of its three passes (40.6 ns in
+  the third, 40–43 ns in single runs), and S5 is 7× flagd-core (flagd-core's S5 is its cheapest
+  scenario). With 36-character UUIDs only S1 meets its target: reading the 36 characters alone costs
+  62–77 ns on Node 20 (the floor rows; V8 re-checks the string's representation on every
+  \`charCodeAt\`, and \`TextEncoder.encodeInto\` / \`Buffer#latin1Write\` are C++ calls that cost 50–60 ns
+  by themselves), so S2 is 77–90 ns at best. **Process lottery:** the same rupaya cell run in fresh
+  processes is bimodal — about a third of the processes run the hashing scenarios 1.5–1.8× slower
+  for their whole life (S2 with short ids: 33–36 ns or 55–61 ns; with UUIDs 77–90 or 122–160 ns).
+  Fixing V8's \`--random-seed\`, \`--single-threaded\` or tracing flags made it rarer but not
+  reproducible, so it depends on V8's concurrent compilation or heap layout, not on the inputs; the
+  3-pass median softens it and the per-pass figures are in \`results/core.json\`. Since
+  2026-11-25, compiled flags compare the unit's hash with precomputed hash bounds without branching
+  on it, instead of computing a bucket (S2 with short ids ≈ 50 → ≈ 35 ns), murmur3 reads two blocks
+  per loop trip, and flags are looked up in dictionary objects instead of Maps (−12 ns per lookup
+  of a key built at run time, as in S5). 0 bytes per call everywhere.
 - **Control plane (issue 4):** every 200/304 mode is at ≥ 80% of the bare-Fastify ceiling (median of
   5 rounds) on PGlite and Postgres; the 304 path authenticates inline from a memo of the last
   Authorization header and makes per-request loggers only on use. Idle RSS on Postgres with 1,000
