@@ -6,7 +6,7 @@ import { murmurHash3Int32 } from '../hash/murmur3';
 import { normalizeFlag } from '../snapshot/normalize';
 import type { Cohort, EvaluationResult, Flag, FlagValue, JsonValue, Reason } from '../snapshot/types';
 import { validateFlag } from '../snapshot/validate';
-import { BUCKET_COUNT, effectivePercent, thresholdOf } from './rollout';
+import { BUCKET_COUNT, controlRange, effectivePercent, thresholdOf } from './rollout';
 import { type Context, compileRuleMatch } from './rules';
 import { cumulativeBounds } from './variants';
 
@@ -323,16 +323,16 @@ function kindDecision(
   const isCanary = flag.stages !== undefined;
   if (isCanary || flag.rolloutPercentage !== undefined) {
     const reason = isCanary ? R.CANARY : R.ROLLOUT;
-    const threshold = thresholdOf(effectivePercent(flag));
+    const percent = effectivePercent(flag);
+    const threshold = thresholdOf(percent);
     const inCode = mk(reason, onSlot, TREATMENT);
     const controlCode = mk(reason, offSlot, CONTROL);
     const noneCode = mk(reason, offSlot, NONE);
     if (threshold >= BUCKET_COUNT) return always(inCode);
     if (threshold <= 0) return always(noneCode);
     const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
-    const half = BUCKET_COUNT / 2;
-    const controlStart = Math.max(half, threshold);
-    const controlEnd = threshold <= half ? half + threshold : BUCKET_COUNT;
+    // The cohort ranges of ARCHITECTURE.md, from the one place that defines them.
+    const [controlStart, controlEnd] = controlRange(percent);
     const inEndHash = hashBoundOf(threshold);
     const controlStartHash = hashBoundOf(controlStart);
     const controlEndHash = hashBoundOf(controlEnd);
