@@ -250,20 +250,23 @@ function rolloutCodeOf(
   noneToControl: number,
 ): number {
   const h = murmurHash3Int32(unit, seed) ^ SIGN;
-  const outside = +(h > inLast);
-  const control = +(h > controlStartLast) & +(h <= controlEndLast);
-  return inCode + outside * (inToNone + control * noneToControl);
+  // All-ones masks, not 0/1 factors: `0 * -5` is -0 in JavaScript, which is no small integer, and
+  // one -0 makes V8 compile the arithmetic in doubles from then on.
+  const outside = 0 - +(h > inLast);
+  const control = (0 - +(h > controlStartLast)) & (0 - +(h <= controlEndLast));
+  return inCode + (outside & (inToNone + (control & noneToControl)));
 }
 
 /**
  * Index of the variant whose hash bound is the first above the unit's variant hash (last if none):
  * the number of bounds at or below the hash, as the bounds increase — counted without branching on
- * the hash (see `rolloutZone`).
+ * the hash (see `rolloutCodeOf`). `zeros` bounds of 0 (variants of weight 0 first) are at or below
+ * every hash; `lasts` are the other bounds below the last variant's, as `signedLastOf`.
  */
-function variantIndexOfHash(seed: number, unit: string, bounds: readonly number[], last: number): number {
-  const h = murmurHash3Int32(unit, seed) >>> 0;
-  let i = 0;
-  for (let j = 0; j < last; j++) i += +(h >= bounds[j]!);
+function variantIndexOfHash(seed: number, unit: string, zeros: number, lasts: readonly number[]): number {
+  const h = murmurHash3Int32(unit, seed) ^ SIGN;
+  let i = zeros;
+  for (let j = 0; j < lasts.length; j++) i += +(h > lasts[j]!);
   return i;
 }
 
@@ -350,13 +353,16 @@ function kindDecision(
     const outCode = mk(R.EXPERIMENT, onSlot, 0, OUT_OF_EXPERIMENT);
     const missingCode = mk(R.ERROR, onSlot, 0, OUT_OF_EXPERIMENT, 1);
     if (coverage <= 0) return always(outCode);
-    const last = bounds.length - 1;
+    // Bounds of every variant but the last (a hash above them all is the last's).
+    const inner = bounds.slice(0, -1);
+    const zeros = inner.filter((b) => b === 0).length;
+    const lasts = inner.filter((b) => b > 0).map(signedLastOf);
     const assign = (unit: string, bucket: number): number => {
       if (coverage < BUCKET_COUNT) {
         const covered = bucket >= 0 ? bucket < coverage : hashBelow(seed, unit, coverageBound);
         if (!covered) return outCode;
       }
-      return inCodes[variantIndexOfHash(vSeed, unit, bounds, last)]!;
+      return inCodes[variantIndexOfHash(vSeed, unit, zeros, lasts)]!;
     };
     return {
       after: (unit, bucket) => (unit === undefined ? missingCode : assign(unit, bucket)),
@@ -367,7 +373,7 @@ function kindDecision(
               const v = ctx[bucketBy];
               const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
               if (unit === undefined) return missingCode;
-              return inCodes[variantIndexOfHash(vSeed, unit, bounds, last)]!;
+              return inCodes[variantIndexOfHash(vSeed, unit, zeros, lasts)]!;
             }
           : (ctx) => {
               const v = ctx[bucketBy];

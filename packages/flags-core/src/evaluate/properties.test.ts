@@ -6,6 +6,7 @@ import { bucketWithSeed, saltSeed, variantSeed } from '../hash/bucket';
 import type { Flag, Snapshot } from '../snapshot/types';
 import { createEvaluator } from './evaluator';
 import { cohortOf, controlRange, treatmentRange } from './rollout';
+import { cumulativeBounds, variantIndexOf } from './variants';
 
 const snapshot = (flags: Flag[]): Snapshot => ({
   schemaVersion: 1,
@@ -214,7 +215,40 @@ describe('distributions over 100,000 units', () => {
   });
 });
 
+/** Integer weights summing to 100,000, zeros anywhere (first, last, in between) and edges at 1. */
+const weightsArb = fc
+  .array(fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 100_000 })), {
+    minLength: 1,
+    maxLength: 6,
+  })
+  .map((raw) => {
+    const total = raw.reduce((a, b) => a + b, 0);
+    if (total === 0) return raw.map((_, i) => (i === raw.length - 1 ? 100_000 : 0));
+    const weights = raw.map((w) => Math.floor((w * 100_000) / total));
+    weights[weights.findIndex((w) => w > 0)]! += 100_000 - weights.reduce((a, b) => a + b, 0);
+    return weights;
+  });
+
 describe('experiments', () => {
+  it("the variant is the first whose cumulative weight is above the unit's variant bucket, for any weights", () => {
+    fc.assert(
+      fc.property(weightsArb, fc.array(unitArb, { minLength: 1, maxLength: 20 }), (weights, userIds) => {
+        const variants = weights.map((weight, i) => ({ key: `v${i}`, value: i, weight }));
+        const e = createEvaluator(
+          snapshot([{ key: 'experiment.w', type: 'number', enabled: true, variants }]),
+        );
+        const seed = variantSeed('experiment.w');
+        const bounds = cumulativeBounds(weights);
+        for (const userId of userIds) {
+          const expected = `v${variantIndexOf(bounds, bucketWithSeed(seed, userId))}`;
+          expect(e.variant('experiment.w', { userId })).toBe(expected);
+          expect(e.evaluate('experiment.w', { userId }).variant).toBe(expected);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('changing coverage never reshuffles variants', () => {
     const variants = [
       { key: 'control', value: 0, weight: 40_000 },
