@@ -71,6 +71,11 @@ export interface CompiledFlag {
   readonly variantKeys: readonly (string | null)[];
   readonly values: readonly (FlagValue | undefined)[];
   readonly enabled: readonly boolean[];
+  /**
+   * The served variant's key straight from the context, for experiments without targeting (skips
+   * the decision code); else undefined and `variantKeys[slotOf(decide(ctx))]` applies.
+   */
+  readonly pickVariant?: (ctx: Context) => string | null;
   /** Set when the flag could not be compiled (invalid): every evaluation is ERROR. */
   readonly error?: string;
 }
@@ -156,7 +161,7 @@ function compileValidFlag(flag: Flag): CompiledFlag {
 
   const bucketBy = flag.bucketBy ?? 'userId';
   const seed = seedInt32(saltSeed(flag.salt ?? flag.key));
-  const kind = kindDecision(flag, seed, bucketBy, onSlot, offSlot, slotOfVariant, mk);
+  const kind = kindDecision(flag, seed, bucketBy, onSlot, offSlot, slotOfVariant, mk, variantKeys);
 
   const deny = flag.denyList && flag.denyList.length > 0 ? new Set(flag.denyList) : null;
   const allow = flag.allowList && flag.allowList.length > 0 ? new Set(flag.allowList) : null;
@@ -167,7 +172,7 @@ function compileValidFlag(flag: Flag): CompiledFlag {
   }));
 
   if (deny === null && allow === null && rules.length === 0) {
-    return { ...base, decide: kind.direct, constant: kind.constant };
+    return { ...base, decide: kind.direct, constant: kind.constant, pickVariant: kind.pickVariant };
   }
   const denyCode = mk(R.TARGET_DENY, offSlot);
   const allowCode = mk(R.TARGET_ALLOW, onSlot);
@@ -282,6 +287,8 @@ interface KindDecision {
   direct: Decide;
   /** The decision when it is the same for every unit, else -1. */
   constant: number;
+  /** `direct`'s variant key without the decision code, where that saves work (experiments). */
+  pickVariant?: (ctx: Context) => string | null;
 }
 
 function always(c: number): KindDecision {
@@ -342,6 +349,7 @@ function kindDecision(
   offSlot: number,
   slotOfVariant: (name: string) => number,
   mk: MakeCode,
+  variantKeys: readonly (string | null)[],
 ): KindDecision {
   const variants = flag.variants ?? [];
   if (variants.some((v) => v.weight !== undefined)) {
@@ -364,7 +372,19 @@ function kindDecision(
       }
       return inCodes[variantIndexOfHash(vSeed, unit, zeros, lasts)]!;
     };
+    // The variant keys in the order of `inCodes`, for `pickVariant`.
+    const inKeys = inCodes.map((c) => variantKeys[slotOf(c)]!);
+    const missingKey = variantKeys[slotOf(missingCode)]!;
     return {
+      pickVariant:
+        coverage >= BUCKET_COUNT
+          ? (ctx) => {
+              const v = ctx[bucketBy];
+              const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+              if (unit === undefined) return missingKey;
+              return inKeys[variantIndexOfHash(vSeed, unit, zeros, lasts)]!;
+            }
+          : undefined,
       after: (unit, bucket) => (unit === undefined ? missingCode : assign(unit, bucket)),
       // Full coverage (the usual case): one hash, the variant search inline.
       direct:

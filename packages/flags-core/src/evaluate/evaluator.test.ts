@@ -616,6 +616,64 @@ describe('last-key memo of isEnabled / variant / value', () => {
   });
 });
 
+describe('variant of experiments (its own lookup table and pick functions)', () => {
+  it('agrees with evaluate for any coverage, targeting, bucketBy, kill switch and context', () => {
+    const throwing = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('boom');
+        },
+      },
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 0.001, 30, 99.999, 100),
+        fc.constantFrom('userId', 'orgId'),
+        fc.boolean(),
+        fc.boolean(),
+        fc.option(fc.constantFrom('control', 'b'), { nil: undefined }),
+        fc.array(
+          fc.oneof(
+            fc.record({ userId: fc.string(), orgId: fc.string() }),
+            fc.record({ userId: fc.integer() }),
+            fc.constant({ userId: 'u-allowed' }),
+            fc.constant({}),
+            fc.constant(null),
+            fc.constant(throwing),
+          ),
+          { minLength: 1, maxLength: 30 },
+        ),
+        (coverage, bucketBy, enabled, targeted, offVariant, contexts) => {
+          const flag: Flag = {
+            key: 'experiment.v',
+            type: 'string',
+            enabled,
+            bucketBy,
+            coverage,
+            ...(offVariant === undefined ? {} : { offVariant }),
+            ...(targeted ? { allowList: ['u-allowed'] } : {}),
+            variants: [
+              { key: 'control', value: 'c', weight: 40_000 },
+              { key: 'a', value: 'a', weight: 0 },
+              { key: 'b', value: 'b', weight: 60_000 },
+            ],
+          };
+          const e = one(flag);
+          for (const ctx of contexts) {
+            expect(e.variant('experiment.v', ctx as never)).toBe(
+              e.evaluate('experiment.v', ctx as never).variant,
+            );
+          }
+          // Unknown keys and non-string keys serve no variant.
+          expect(e.variant('experiment.none', {})).toBeNull();
+          expect(e.variant(7 as never, {})).toBeNull();
+        },
+      ),
+    );
+  });
+});
+
 describe('isEnabled of rollouts (hash-space bounds)', () => {
   it('agree with evaluate for any percentage, canary stage, bucketBy and context', () => {
     fc.assert(

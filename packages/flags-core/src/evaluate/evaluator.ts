@@ -62,6 +62,16 @@ function decide(f: CompiledFlag, ctx: unknown): number {
   }
 }
 
+type VariantPick = (ctx: Context) => string | null;
+
+/** What `variant` serves for a flag: its key when the flag does not depend on the context, else a function. */
+function pickOf(f: CompiledFlag): string | null | VariantPick {
+  if (f.constant >= 0) return f.variantKeys[slotOf(f.constant)]!;
+  if (f.pickVariant !== undefined) return f.pickVariant;
+  const { decide, variantKeys } = f;
+  return (ctx) => variantKeys[slotOf(decide(ctx))]!;
+}
+
 function typeMatches(type: Flag['type'], fallback: unknown): boolean {
   switch (type) {
     case 'boolean':
@@ -88,6 +98,9 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
   // isEnabled's own table: the decision itself for context-independent flags, else the compiled
   // closure — one lookup and no further object to load on the hottest path.
   const gates: Record<string, number | Decide | undefined> = Object.create(null);
+  // variant's own table: the variant key itself for context-independent flags (null: no variant),
+  // else a function of the context returning it.
+  const picks: Record<string, string | null | VariantPick | undefined> = Object.create(null);
   const order: string[] = [];
   const list: unknown = snapshot?.flags;
   if (Array.isArray(list)) {
@@ -96,6 +109,7 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       if (flags[compiled.key] !== undefined) continue; // first wins on duplicates
       flags[compiled.key] = compiled;
       gates[compiled.key] = compiled.constant >= 0 ? compiled.constant : compiled.decide;
+      picks[compiled.key] = pickOf(compiled);
       order.push(compiled.key);
     }
   }
@@ -107,6 +121,8 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
   // hashed compare by hash before content.
   let lastKey: unknown;
   let lastGate: number | Decide | undefined;
+  let lastPickKey: unknown;
+  let lastPick: string | null | VariantPick | undefined;
   let lastFlagKey: unknown;
   let lastFlag: CompiledFlag | undefined;
   const lookup = (key: string): CompiledFlag | undefined => {
@@ -144,9 +160,19 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
       }
     },
     variant(key, ctx) {
-      const f = lookup(key);
-      if (f === undefined) return null;
-      return f.variantKeys[slotOf(f.constant >= 0 ? f.constant : decide(f, ctx))]!;
+      let pick: string | null | VariantPick | undefined;
+      if (key === lastPickKey) pick = lastPick;
+      else {
+        pick = typeof key === 'string' ? picks[key] : undefined;
+        lastPickKey = key;
+        lastPick = pick;
+      }
+      if (typeof pick !== 'function') return pick ?? null;
+      try {
+        return pick(typeof ctx === 'object' && ctx !== null ? (ctx as Context) : EMPTY);
+      } catch {
+        return null; // a context whose getters throw: ERROR, nothing served
+      }
     },
     value<T extends FlagValue>(
       key: string,
