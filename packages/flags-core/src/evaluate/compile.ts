@@ -179,7 +179,10 @@ function compileValidFlag(flag: Flag): CompiledFlag {
   const ruleCount = rules.length;
   const after = kind.after;
   if (ruleCount === 0) {
-    // Lists only (e.g. an allow list, then a rollout): no rule loop.
+    // Lists only (e.g. an allow list, then a rollout): no rule loop; for a partial rollout, the
+    // lists are checked through the unit's hash first.
+    const hashed = kind.withLists?.(deny, allow, denyCode, allowCode);
+    if (hashed !== undefined) return { ...base, decide: hashed };
     const lists: Decide = (ctx) => {
       const v = ctx[bucketBy];
       const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
@@ -254,12 +257,69 @@ function rolloutCodeOf(
   inToNone: number,
   noneToControl: number,
 ): number {
-  const h = murmurHash3Int32(unit, seed) ^ SIGN;
+  return rolloutCodeOfHash(
+    murmurHash3Int32(unit, seed),
+    inLast,
+    controlStartLast,
+    controlEndLast,
+    inCode,
+    inToNone,
+    noneToControl,
+  );
+}
+
+/** `rolloutCodeOf` from the unit's hash (signed, as `murmurHash3Int32` returns it). */
+function rolloutCodeOfHash(
+  hash: number,
+  inLast: number,
+  controlStartLast: number,
+  controlEndLast: number,
+  inCode: number,
+  inToNone: number,
+  noneToControl: number,
+): number {
+  const h = hash ^ SIGN;
   // All-ones masks, not 0/1 factors: `0 * -5` is -0 in JavaScript, which is no small integer, and
   // one -0 makes V8 compile the arithmetic in doubles from then on.
   const outside = 0 - +(h > inLast);
   const control = (0 - +(h > controlStartLast)) & (0 - +(h <= controlEndLast));
   return inCode + (outside & (inToNone + (control & noneToControl)));
+}
+
+/** Most units an allow and deny list may hold together for `hashTableOf` (else the Sets alone decide). */
+const MAX_HASHED_UNITS = 65_536;
+
+/**
+ * The hashes (`murmurHash3Int32(unit, seed)`) of listed units in an open-addressing table of at
+ * most half load, 0 marking an empty slot; null when there are too many units or one hashes to 0.
+ * A rollout that hashes every unit anyway checks its lists through it first: a unit whose hash is
+ * not in the table is in no list, and the table is a few cache lines where a Set lookup is a call.
+ */
+function hashTableOf(seed: number, units: readonly string[]): Int32Array | null {
+  if (units.length > MAX_HASHED_UNITS) return null;
+  let size = 16;
+  while (size < units.length * 2) size *= 2;
+  const table = new Int32Array(size);
+  const mask = size - 1;
+  for (const unit of units) {
+    const h = murmurHash3Int32(unit, seed);
+    if (h === 0) return null;
+    let i = h & mask;
+    while (table[i] !== 0 && table[i] !== h) i = (i + 1) & mask;
+    table[i] = h;
+  }
+  return table;
+}
+
+/** Whether `h` is in a `hashTableOf` table (`mask` = its length − 1). */
+function inHashTable(table: Int32Array, mask: number, h: number): boolean {
+  let i = h & mask;
+  for (;;) {
+    const x = table[i]!;
+    if (x === h) return true;
+    if (x === 0) return false;
+    i = (i + 1) & mask;
+  }
 }
 
 /**
@@ -289,7 +349,19 @@ interface KindDecision {
   constant: number;
   /** `direct`'s variant key without the decision code, where that saves work (experiments). */
   pickVariant?: (ctx: Context) => string | null;
+  /**
+   * For flags with allow/deny lists and no rules: the whole decision, lists checked through the
+   * hash the kind computes anyway (partial rollouts); undefined where that does not apply.
+   */
+  withLists?: WithLists;
 }
+
+type WithLists = (
+  deny: ReadonlySet<string> | null,
+  allow: ReadonlySet<string> | null,
+  denyCode: number,
+  allowCode: number,
+) => Decide | undefined;
 
 function always(c: number): KindDecision {
   const decide = () => c;
@@ -316,10 +388,34 @@ function rolloutDecision(
   controlCode: number,
   noneCode: number,
   missingCode: number,
-): { direct: Decide; zoned: (unit: string) => number } {
+): { direct: Decide; zoned: (unit: string) => number; withLists: WithLists } {
   const inToNone = noneCode - inCode;
   const noneToControl = controlCode - noneCode;
   return {
+    withLists: (deny, allow, denyCode, allowCode) => {
+      const table = hashTableOf(seed, [...(deny ?? []), ...(allow ?? [])]);
+      if (table === null) return undefined;
+      const mask = table.length - 1;
+      return (ctx) => {
+        const v = ctx[bucketBy];
+        const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+        if (unit === undefined) return missingCode;
+        const h = murmurHash3Int32(unit, seed);
+        if (inHashTable(table, mask, h)) {
+          if (deny?.has(unit)) return denyCode;
+          if (allow?.has(unit)) return allowCode;
+        }
+        return rolloutCodeOfHash(
+          h,
+          inLast,
+          controlStartLast,
+          controlEndLast,
+          inCode,
+          inToNone,
+          noneToControl,
+        );
+      };
+    },
     direct: (ctx) => {
       const v = ctx[bucketBy];
       const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
@@ -416,7 +512,7 @@ function kindDecision(
     const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
     // The cohort ranges of ARCHITECTURE.md, from the one place that defines them.
     const [controlStart, controlEnd] = controlRange(percent);
-    const { direct, zoned } = rolloutDecision(
+    const { direct, zoned, withLists } = rolloutDecision(
       seed,
       bucketBy,
       signedLastOf(hashBoundOf(threshold)),
@@ -436,6 +532,7 @@ function kindDecision(
       },
       direct,
       constant: -1,
+      withLists,
     };
   }
   return always(mk(R.DEFAULT, onSlot));

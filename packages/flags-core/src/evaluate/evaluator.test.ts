@@ -616,6 +616,78 @@ describe('last-key memo of isEnabled / variant / value', () => {
   });
 });
 
+describe('allow and deny lists before a partial rollout (checked through the unit hash)', () => {
+  const reference = (flag: Flag, unit: string | undefined, percent: number) => {
+    if (unit === undefined) return { reason: 'ERROR', cohort: 'none' };
+    if (flag.denyList?.includes(unit)) return { reason: 'TARGET_DENY' };
+    if (flag.allowList?.includes(unit)) return { reason: 'TARGET_ALLOW' };
+    return {
+      reason: flag.stages ? 'CANARY' : 'ROLLOUT',
+      cohort: cohortOf(bucketOf(flag.key, unit), percent),
+    };
+  };
+  const unitOf = (ctx: Record<string, unknown> | null, attribute: string) => {
+    const v = ctx?.[attribute];
+    if (typeof v === 'string') return v.length > 0 ? v : undefined;
+    return typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+  };
+
+  it('decide exactly as lists first, then the rollout, for any lists, percentage and context', () => {
+    const listed = fc.array(fc.oneof(fc.string({ minLength: 1, maxLength: 8 }), fc.integer().map(String)), {
+      maxLength: 40,
+    });
+    fc.assert(
+      fc.property(
+        listed,
+        listed,
+        fc.integer({ min: 1, max: 99_999 }).map((t) => t / 1000),
+        fc.constantFrom('userId', 'orgId'),
+        fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), { maxLength: 30 }),
+        (allowList, denyList, percent, bucketBy, probes) => {
+          const flag: Flag = {
+            key: 'feature.lists',
+            type: 'boolean',
+            enabled: true,
+            bucketBy,
+            rolloutPercentage: percent,
+            ...(allowList.length > 0 ? { allowList } : {}),
+            ...(denyList.length > 0 ? { denyList } : {}),
+          };
+          const e = one(flag);
+          // Every listed unit, and probes that mostly are not listed; as strings and as numbers.
+          const contexts = [...allowList, ...denyList, ...probes].flatMap((u) => [
+            { [bucketBy]: u },
+            { [bucketBy]: typeof u === 'string' && /^-?\d+$/.test(u) ? Number(u) : u },
+          ]);
+          contexts.push({}, { [bucketBy]: '' });
+          for (const ctx of contexts) {
+            const want = reference(flag, unitOf(ctx, bucketBy), percent);
+            const r = e.evaluate('feature.lists', ctx);
+            expect({ reason: r.reason, ...(want.cohort ? { cohort: r.cohort } : {}) }).toEqual(want);
+            expect(e.isEnabled('feature.lists', ctx)).toBe(r.enabled);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('lists too long for the hash table still decide by the lists', () => {
+    const allowList = Array.from({ length: 70_000 }, (_, i) => `member-${i}`);
+    const e = one({
+      key: 'feature.big',
+      type: 'boolean',
+      enabled: true,
+      rolloutPercentage: 1,
+      allowList,
+      denyList: ['member-5'],
+    });
+    expect(e.evaluate('feature.big', { userId: 'member-69999' }).reason).toBe('TARGET_ALLOW');
+    expect(e.evaluate('feature.big', { userId: 'member-5' }).reason).toBe('TARGET_DENY');
+    expect(e.evaluate('feature.big', { userId: 'outsider' }).reason).toBe('ROLLOUT');
+  });
+});
+
 describe('variant of experiments (its own lookup table and pick functions)', () => {
   it('agrees with evaluate for any coverage, targeting, bucketBy, kill switch and context', () => {
     const throwing = new Proxy(
