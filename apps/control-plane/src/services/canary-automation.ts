@@ -65,6 +65,9 @@ async function canaryAutomation(app: FastifyInstance): Promise<void> {
     stopped = true;
     if (deliveryTimer) clearTimeout(deliveryTimer);
     await scheduler.stop();
+    // Attempts in flight end within the webhook timeout and record their outcome before the
+    // database closes.
+    await deliverer.stop();
   });
 }
 

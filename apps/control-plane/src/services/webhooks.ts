@@ -189,24 +189,43 @@ const matches = (hook: typeof webhooks.$inferSelect, event: string, e: typeof ou
 
 export class WebhookDeliverer {
   private busy = false;
+  private stopped = false;
+  /** Each receiver's delivery loop while it runs: one at a time per webhook, receivers independent. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+
   constructor(
     private readonly db: Db,
     private readonly settings: MetricsSettings,
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  /** Fans pending outbox events out to deliveries, then sends what is due. */
+  /**
+   * Fans pending outbox events out to deliveries, then starts a delivery loop for every webhook
+   * with pending deliveries that has none running, and returns without waiting for them: a
+   * receiver that hangs until the timeout, or has a long backlog, holds back only its own events.
+   */
   async tick(nowMs = Date.now()): Promise<void> {
-    if (this.busy) return;
+    if (this.busy || this.stopped) return;
     this.busy = true;
     try {
       while ((await this.fanOut()) > 0) {
         // keep going until the outbox is drained
       }
-      await this.deliverDue(nowMs);
+      await this.startDue(nowMs);
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Resolves once every delivery loop started so far has ended. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Starts no more deliveries and waits for the attempts in flight (each bounded by the timeout). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
   }
 
   /** One transaction: up to 200 unprocessed events → delivery rows, events marked processed. */
@@ -241,37 +260,52 @@ export class WebhookDeliverer {
     });
   }
 
+  /** Starts the delivery loop of every webhook with pending deliveries and no loop running. */
+  async startDue(nowMs: number): Promise<number> {
+    const hooks = await this.db
+      .selectDistinct({ id: webhookDeliveries.webhookId })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.status, 'pending'));
+    let started = 0;
+    for (const { id } of hooks) {
+      if (this.inFlight.has(id) || this.stopped) continue;
+      const loop = this.deliverHook(id, nowMs)
+        .then(() => undefined)
+        .catch((err) => this.log.warn({ err, webhook: id }, 'webhook delivery failed'))
+        .finally(() => this.inFlight.delete(id));
+      this.inFlight.set(id, loop);
+      started++;
+    }
+    return started;
+  }
+
   /**
-   * Sends due deliveries. Per webhook, events go strictly in order: the oldest pending delivery
-   * first, and a failure (or a retry not yet due) holds the later ones back.
+   * Sends one webhook's due deliveries, strictly in order: the oldest pending delivery first, and a
+   * failure (or a retry not yet due) holds the later ones back. Each webhook's backlog is read on
+   * its own, so one receiver's long backlog never crowds the others out of a batch.
    */
-  async deliverDue(nowMs: number): Promise<number> {
+  async deliverHook(webhookId: string, nowMs: number): Promise<number> {
     const pending = await this.db
       .select({ d: webhookDeliveries, h: webhooks, e: outbox })
       .from(webhookDeliveries)
       .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
       .innerJoin(outbox, eq(outbox.id, webhookDeliveries.outboxId))
-      .where(eq(webhookDeliveries.status, 'pending'))
+      .where(and(eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.status, 'pending')))
       .orderBy(asc(webhookDeliveries.id))
-      .limit(500);
-    const byHook = new Map<string, typeof pending>();
-    for (const row of pending) {
-      const list = byHook.get(row.h.id) ?? [];
-      list.push(row);
-      byHook.set(row.h.id, list);
-    }
+      .limit(200);
     let sent = 0;
-    // Different receivers in parallel, each receiver's events in order.
-    await Promise.all(
-      [...byHook.values()].map(async (list) => {
-        for (const row of list) {
-          if (row.d.nextAttemptAt.getTime() > nowMs) break;
-          sent++;
-          if (!(await this.attempt(row.d, row.h, row.e))) break;
-        }
-      }),
-    );
+    for (const row of pending) {
+      if (this.stopped || row.d.nextAttemptAt.getTime() > nowMs) break;
+      sent++;
+      if (!(await this.attempt(row.d, row.h, row.e))) break;
+    }
     return sent;
+  }
+
+  /** Delivers what is due now for every webhook and waits for it (tests, scripts). */
+  async deliverDue(nowMs: number): Promise<void> {
+    await this.startDue(nowMs);
+    await this.idle();
   }
 
   private async attempt(
