@@ -437,6 +437,37 @@ function rolloutDecision(
   };
 }
 
+/**
+ * `variant` of an experiment without targeting and with full coverage: the key straight from the
+ * unit's variant hash. Built apart so the closure's context holds only what it reads; a two-way
+ * split (the usual A/B test) compares with its one bound without a loop.
+ */
+function experimentPick(
+  vSeed: number,
+  bucketBy: string,
+  zeros: number,
+  lasts: readonly number[],
+  inKeys: readonly (string | null)[],
+  missingKey: string | null,
+): (ctx: Context) => string | null {
+  if (zeros === 0 && lasts.length === 1) {
+    const last = lasts[0]!;
+    const pair = [inKeys[0]!, inKeys[1]!];
+    return (ctx) => {
+      const v = ctx[bucketBy];
+      const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+      if (unit === undefined) return missingKey;
+      return pair[+((murmurHash3Int32(unit, vSeed) ^ SIGN) > last)]!;
+    };
+  }
+  return (ctx) => {
+    const v = ctx[bucketBy];
+    const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+    if (unit === undefined) return missingKey;
+    return inKeys[variantIndexOfHash(vSeed, unit, zeros, lasts)]!;
+  };
+}
+
 function kindDecision(
   flag: Flag,
   seed: number,
@@ -474,12 +505,7 @@ function kindDecision(
     return {
       pickVariant:
         coverage >= BUCKET_COUNT
-          ? (ctx) => {
-              const v = ctx[bucketBy];
-              const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
-              if (unit === undefined) return missingKey;
-              return inKeys[variantIndexOfHash(vSeed, unit, zeros, lasts)]!;
-            }
+          ? experimentPick(vSeed, bucketBy, zeros, lasts, inKeys, missingKey)
           : undefined,
       after: (unit, bucket) => (unit === undefined ? missingCode : assign(unit, bucket)),
       // Full coverage (the usual case): one hash, the variant search inline.
