@@ -242,33 +242,12 @@ function signedLastOf(bound: number): number {
 }
 
 /**
- * Decision code of a unit in a partial rollout: treatment `[0, inEnd)`, control
- * `[controlStart, controlEnd)`, else none — bounds as `signedLastOf`, codes as the treatment code and
- * two differences. Written without branches on the hash: which zone a unit falls in is a coin toss
- * the CPU cannot predict, and each mispredicted branch costs more than the arithmetic.
+ * Decision code of a unit in a partial rollout, from its hash (signed, as `murmurHash3Int32`
+ * returns it): treatment `[0, inEnd)`, control `[controlStart, controlEnd)`, else none — bounds as
+ * `signedLastOf`, codes as the treatment code and two differences. Written without branches on the
+ * hash: which zone a unit falls in is a coin toss the CPU cannot predict, and each mispredicted
+ * branch costs more than the arithmetic.
  */
-function rolloutCodeOf(
-  seed: number,
-  unit: string,
-  inLast: number,
-  controlStartLast: number,
-  controlEndLast: number,
-  inCode: number,
-  inToNone: number,
-  noneToControl: number,
-): number {
-  return rolloutCodeOfHash(
-    murmurHash3Int32(unit, seed),
-    inLast,
-    controlStartLast,
-    controlEndLast,
-    inCode,
-    inToNone,
-    noneToControl,
-  );
-}
-
-/** `rolloutCodeOf` from the unit's hash (signed, as `murmurHash3Int32` returns it). */
 function rolloutCodeOfHash(
   hash: number,
   inLast: number,
@@ -325,7 +304,7 @@ function inHashTable(table: Int32Array, mask: number, h: number): boolean {
 /**
  * Index of the variant whose hash bound is the first above the unit's variant hash (last if none):
  * the number of bounds at or below the hash, as the bounds increase — counted without branching on
- * the hash (see `rolloutCodeOf`). `zeros` bounds of 0 (variants of weight 0 first) are at or below
+ * the hash (see `rolloutCodeOfHash`). `zeros` bounds of 0 (variants of weight 0 first) are at or below
  * every hash; `lasts` are the other bounds below the last variant's, as `signedLastOf`.
  */
 function variantIndexOfHash(seed: number, unit: string, zeros: number, lasts: readonly number[]): number {
@@ -391,6 +370,16 @@ function rolloutDecision(
 ): { direct: Decide; zoned: (unit: string) => number; withLists: WithLists } {
   const inToNone = noneCode - inCode;
   const noneToControl = controlCode - noneCode;
+  const zoned = (unit: string): number =>
+    rolloutCodeOfHash(
+      murmurHash3Int32(unit, seed),
+      inLast,
+      controlStartLast,
+      controlEndLast,
+      inCode,
+      inToNone,
+      noneToControl,
+    );
   return {
     withLists: (deny, allow, denyCode, allowCode) => {
       const table = hashTableOf(seed, [...(deny ?? []), ...(allow ?? [])]);
@@ -419,11 +408,12 @@ function rolloutDecision(
     direct: (ctx) => {
       const v = ctx[bucketBy];
       const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+      // The hash inline, not through `zoned`: with many flags evaluated in random order, one
+      // closure object per flag fewer to load.
       return unit === undefined
         ? missingCode
-        : rolloutCodeOf(
-            seed,
-            unit,
+        : rolloutCodeOfHash(
+            murmurHash3Int32(unit, seed),
             inLast,
             controlStartLast,
             controlEndLast,
@@ -432,8 +422,7 @@ function rolloutDecision(
             noneToControl,
           );
     },
-    zoned: (unit) =>
-      rolloutCodeOf(seed, unit, inLast, controlStartLast, controlEndLast, inCode, inToNone, noneToControl),
+    zoned,
   };
 }
 
