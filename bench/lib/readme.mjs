@@ -21,31 +21,32 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26; core and sdk runs 04:27–05:43, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 08:25; core run 08:08–08:20, sdk run 08:00–08:06, the other suites 2026-11-25 23:16–23:34)
 
-- **Noise.** Identical runs on this VM still differ by up to ±40% in requests per second, and
-  identical Node processes differ by up to ~25% in CPU per request for their whole life; for
-  minutes at a time the whole VM also runs ~1.6× slower (a core run at 04:58–05:05 measured S1 at
-  7.9 ns instead of 4.7 and flagd-core's S1 at 142 instead of 98 ns). The control-plane and sdk suites
-  therefore start fresh processes in every round and judge by the median of per-round ratios; the
-  core suite runs every cell in 3 interleaved passes (fresh processes) and reports the median.
-- **Core (issue 3):** every scenario runs with two id shapes. With 10-character ids the published
-  run meets S1, S2, S3 and S5 (5.9 / 35.2 / 47.0 / 64.4 ns) with S2 and S3 ≥ 10× flagd-core (13.2×,
-  13.8×); S4 (64.0 ns) lost the process lottery described next in two of its three passes (40.6 ns in
-  the third, 40–43 ns in single runs), and S5 is 7× flagd-core (flagd-core's S5 is its cheapest
-  scenario). With 36-character UUIDs only S1 meets its target: reading the 36 characters alone costs
-  62–77 ns on Node 20 (the floor rows; V8 re-checks the string's representation on every
-  \`charCodeAt\`, and \`TextEncoder.encodeInto\` / \`Buffer#latin1Write\` are C++ calls that cost 50–60 ns
-  by themselves), so S2 is 77–90 ns at best. **Process lottery:** the same rupaya cell run in fresh
-  processes is bimodal — about a third of the processes run the hashing scenarios 1.5–1.8× slower
-  for their whole life (S2 with short ids: 33–36 ns or 55–61 ns; with UUIDs 77–90 or 122–160 ns).
-  Fixing V8's \`--random-seed\`, \`--single-threaded\` or tracing flags made it rarer but not
-  reproducible, so it depends on V8's concurrent compilation or heap layout, not on the inputs; the
-  3-pass median softens it and the per-pass figures are in \`results/core.json\`. Since
-  2026-11-25, compiled flags compare the unit's hash with precomputed hash bounds without branching
-  on it, instead of computing a bucket (S2 with short ids ≈ 50 → ≈ 35 ns), murmur3 reads two blocks
-  per loop trip, and flags are looked up in dictionary objects instead of Maps (−12 ns per lookup
-  of a key built at run time, as in S5). 0 bytes per call everywhere.
+- **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
+  Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
+  product (see the per-pass table of the core suite: flagd-core's S2 with short ids ran 577–1,143 ns
+  in one run, ours 42–77 ns). On 2026-11-26 the VM was also slower than the day before (Fastify
+  hello-world 14k–38k rps across rounds of one run, against ≈ 45k and ≈ 80k on earlier days). The
+  control-plane and sdk suites therefore start fresh processes in every round and judge by the median
+  of per-round ratios; the core suite runs every cell in 5 interleaved passes (fresh processes) and
+  reports the median.
+- **Core (issue 3):** every scenario runs with two id shapes. With 10-character ids the 08:08 run
+  meets S1, S2, S3 and S5 (5.9 / 45.1 / 53.3 / 69.1 ns, 0 bytes per call) and S2, S3, S4 are ≥ 10×
+  flagd-core (14.1×, 15.1×, 12.0×); S4 is 50.6 ns against ≤ 50 (passes 47.2–54.8; 47–49 ns in single
+  quiet runs; the 07:56 run gave 50.7), and S5 is 8.0× flagd-core (flagd-core's S5 is its cheapest
+  scenario: half its flags are static). With 36-character UUIDs only S1 meets its target: reading the
+  36 characters alone costs 80–85 ns on this VM (the floor rows; V8 re-checks the string's
+  representation on every \`charCodeAt\`, and \`TextEncoder.encodeInto\` / \`Buffer#latin1Write\` are
+  C++ calls that cost 50–60 ns by themselves), so no evaluation that hashes a UUID can be ≤ 50 ns on
+  Node 20. Changes of 2026-11-26 (all decisions unchanged, bucket for bucket): rollout bounds kept as
+  small integers in one closure context (S5 with random keys ≈ 75 → ≈ 66 ns), allow/deny lists
+  checked through the rollout hash with a small hash table before the Sets (S3 ≈ 60 → ≈ 53 ns),
+  \`variant()\` with its own table and pick functions (S4 ≈ 52 → ≈ 48 ns in single runs). The worker
+  now collects garbage once before timing, as a running service does: until the first collection
+  after a run-time-built key was used, it is a "thin" string that costs every product one more hop.
+  Allocation figures below 1 B per call are one-off heap growth while V8 re-compiles a loop (10M calls
+  allocate no more than 1M), not per-call allocation.
 - **Control plane (issue 4):** every 200/304 mode is at ≥ 80% of the bare-Fastify ceiling (median of
   5 rounds) on PGlite and Postgres; the 304 path authenticates inline from a memo of the last
   Authorization header and makes per-request loggers only on use. Idle RSS on Postgres with 1,000
@@ -61,7 +62,9 @@ const notes = `## Notes (state of 2026-11-26; core and sdk runs 04:27–05:43, t
   3–7 µs on Express (where every read of an Express \`req\`/\`res\` property is a megamorphic
   lookup); a CPU profile of the Fastify plugin app under load puts every function of ours at
   ≤ 0.2% of samples each (the socket write is 43%). Identical runs differ by more than the
-  remaining gap.
+  remaining gap. The 2026-11-26 08:00 run (the table above) on a noisy VM: Fastify 2.7% (paired
+  5.1%), Express 12.2% (paired 13.9%, with every Express mode 30–60% slower than the day before,
+  and the plain app after one outgoing request 16% slower than the plain app in the same rounds).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
