@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 08:25; core run 08:08–08:20, sdk run 08:00–08:06, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 08:25; core run 08:08–08:20, sdk runs 08:00 and 08:31, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -62,9 +62,9 @@ const notes = `## Notes (state of 2026-11-26 08:25; core run 08:08–08:20, sdk 
   3–7 µs on Express (where every read of an Express \`req\`/\`res\` property is a megamorphic
   lookup); a CPU profile of the Fastify plugin app under load puts every function of ours at
   ≤ 0.2% of samples each (the socket write is 43%). Identical runs differ by more than the
-  remaining gap. The 2026-11-26 08:00 run (the table above) on a noisy VM: Fastify 2.7% (paired
-  5.1%), Express 12.2% (paired 13.9%, with every Express mode 30–60% slower than the day before,
-  and the plain app after one outgoing request 16% slower than the plain app in the same rounds).
+  remaining gap. Two runs on 2026-11-26's noisy VM, minutes apart, same code: 08:00 Fastify 2.7%
+  (paired 5.1%), Express 12.2% (paired 13.9%); 08:31 (the table above) Fastify 9.9% (paired 12.0%),
+  Express 8.4% (paired 5.2%). Fastify's plain app ranged 14k–38k rps across the rounds of one run.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

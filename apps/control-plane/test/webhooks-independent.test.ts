@@ -115,6 +115,25 @@ describe.each(storageKinds)('webhook receivers are independent on %s', (kind) =>
     expect(slow.state.events).toEqual(['flag.updated', 'flag.updated']);
   });
 
+  it('deleting a webhook while its request is in flight sends nothing more to it', async () => {
+    const slow = await make({ holding: true });
+    const id = await hook(slow.url);
+    await update('hooks.independent', 'four');
+    await update('hooks.independent', 'five');
+    await until(() => slow.state.open.length === 1, 'the first request');
+    expect((await s.call('DELETE', `${HOOKS}/${id}`)).status).toBe(204);
+    slow.release();
+    // The request in flight is logged on its delivery, which stays cancelled; the next is not sent.
+    await until(async () => (await deliveries(id)).some((d) => d.attempts === 1), 'the attempt logged');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(slow.state.events).toHaveLength(1);
+    // The second event has a cancelled delivery, or none when it was fanned out after the delete
+    // (a deleted webhook gets no new deliveries): either way it was never attempted.
+    const log = await deliveries(id);
+    expect(log.every((d) => d.status === 'cancelled')).toBe(true);
+    expect(log.map((d) => d.attempts).sort()).toEqual(log.length === 2 ? [0, 1] : [1]);
+  });
+
   it("a receiver's long backlog does not crowd the others out", async () => {
     // A receiver that is down, with 600 deliveries waiting for their next retry (more than any one
     // batch reads), as after a long outage.

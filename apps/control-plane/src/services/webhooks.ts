@@ -187,6 +187,13 @@ const matches = (hook: typeof webhooks.$inferSelect, event: string, e: typeof ou
     hook.events.includes(event) ||
     hook.events.some((e) => e.endsWith('.*') && event.startsWith(e.slice(0, -1))));
 
+/**
+ * The status an attempt's outcome sets, unless the delivery was cancelled (its webhook deleted)
+ * while the request was in flight: then it stays cancelled, with the attempt in its log.
+ */
+const keepCancelled = (status: 'delivered' | 'failed' | 'pending') =>
+  sql<string>`case when ${webhookDeliveries.status} = 'cancelled' then 'cancelled' else ${status} end`;
+
 export class WebhookDeliverer {
   private busy = false;
   private stopped = false;
@@ -296,10 +303,21 @@ export class WebhookDeliverer {
     let sent = 0;
     for (const row of pending) {
       if (this.stopped || row.d.nextAttemptAt.getTime() > nowMs) break;
+      // Still pending now? The webhook may have been deleted (its deliveries cancelled) while an
+      // earlier delivery of this loop was in flight.
+      if (!(await this.isPending(row.d.id))) break;
       sent++;
       if (!(await this.attempt(row.d, row.h, row.e))) break;
     }
     return sent;
+  }
+
+  private async isPending(deliveryId: number): Promise<boolean> {
+    const [row] = await this.db
+      .select({ status: webhookDeliveries.status })
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.id, deliveryId));
+    return row?.status === 'pending';
   }
 
   /** Delivers what is due now for every webhook and waits for it (tests, scripts). */
@@ -357,7 +375,7 @@ export class WebhookDeliverer {
       await this.db
         .update(webhookDeliveries)
         .set({
-          status: 'delivered',
+          status: keepCancelled('delivered'),
           attempts,
           lastStatusCode: statusCode ?? null,
           lastError: null,
@@ -371,7 +389,7 @@ export class WebhookDeliverer {
     await this.db
       .update(webhookDeliveries)
       .set({
-        status: exhausted ? 'failed' : 'pending',
+        status: keepCancelled(exhausted ? 'failed' : 'pending'),
         attempts,
         lastStatusCode: statusCode ?? null,
         lastError: error,
