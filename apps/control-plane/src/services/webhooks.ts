@@ -320,12 +320,6 @@ export class WebhookDeliverer {
     return row?.status === 'pending';
   }
 
-  /** Delivers what is due now for every webhook and waits for it (tests, scripts). */
-  async deliverDue(nowMs: number): Promise<void> {
-    await this.startDue(nowMs);
-    await this.idle();
-  }
-
   private async attempt(
     d: typeof webhookDeliveries.$inferSelect,
     h: typeof webhooks.$inferSelect,

@@ -220,11 +220,11 @@ function compileValidFlag(flag: Flag): CompiledFlag {
  *
  * The direct paths work in hash space: instead of turning the unit's 32-bit hash into a bucket (a
  * float multiply and floor per evaluation) and comparing buckets, they compare the unsigned hash with
- * the precomputed `hashBoundOf` of each bucket threshold — the same decisions, bucket for bucket. The
- * hashing and comparing happen inside helpers that return small integers (`rolloutZone`,
- * `variantIndexOfHash`, `hashBelow`), so no 32-bit hash ever crosses a call boundary, where V8 would
- * box it when it does not inline the call. The rules path, which reuses one bucket for several rule
- * thresholds, passes buckets (always small integers).
+ * the precomputed `hashBoundOf` of each bucket threshold (as `signedLastOf`, small integers) — the
+ * same decisions, bucket for bucket. Hashes travel as `murmurHash3Int32` returns them (signed 32-bit,
+ * a small integer in V8, so no call boxes one) into `rolloutCodeOfHash`, `variantIndexOfHash` and
+ * `hashBelow`. The rules path, which reuses one bucket for several rule thresholds, passes buckets
+ * (always small integers).
  */
 type AfterTargeting = (unit: string | undefined, bucket: number) => number;
 
