@@ -2,7 +2,8 @@
 // middleware overhead (Fastify and Express hello-world, with and without the plugin, alternated),
 // and client memory with 1,000 flags and 10,000 distinct users per minute. Control plane on Postgres
 // (PGlite when Postgres is unreachable), in a child process; apps and the memory client too.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@rupaya/flags-node';
@@ -77,10 +78,34 @@ async function propagation(server, admin, sdkKey, streaming) {
   }
 }
 
-function startApp(framework, mode, url, sdkKey) {
-  const child = spawn(process.execPath, [appScript, framework, mode, url, sdkKey, CANARY], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * CPU placement of the overhead runs: the app under load alone on the last core, the load generator
+ * (this process) and the control plane on the others — as one runs wrk or autocannon against a
+ * server. Unpinned on 2 cores, the scheduler moved the app, the load generator and the app's own
+ * threads between the cores run by run, which swung identical runs by ±10%. Null (unpinned) when
+ * `taskset` is missing or there is one core.
+ */
+function pinningPlan() {
+  const cores = availableParallelism();
+  if (cores < 2) return null;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  return { app: String(cores - 1), others: cores > 2 ? `0-${cores - 2}` : '0', all: `0-${cores - 1}` };
+}
+
+/** Sets the CPU affinity of every thread of `pid` (`cpus` as taskset's list, e.g. `0` or `0-1`). */
+function pin(pid, cpus) {
+  execFileSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+function startApp(framework, mode, url, sdkKey, cpus) {
+  const args = [appScript, framework, mode, url, sdkKey, CANARY];
+  const child = cpus
+    ? spawn('taskset', ['-c', cpus, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => {
     err += d;
@@ -124,7 +149,7 @@ function warmUp(app) {
   return autocannon({ url: app.url, connections: 10, duration: 1, headers: { 'x-user-id': 'bench-user-1' } });
 }
 
-async function overhead(framework, server, sdkKey) {
+async function overhead(framework, server, sdkKey, plan) {
   // Fresh processes every round: two processes running the same code can differ by up to ~25% in
   // CPU per request for as long as they live (four identical plugin processes side by side), so a
   // single process per mode biased the whole comparison by whatever it drew. Each round: start
@@ -134,7 +159,9 @@ async function overhead(framework, server, sdkKey) {
   const modes = ['plain', 'outbound', 'plugin', 'inline'];
   const runs = { plain: [], outbound: [], plugin: [], inline: [] };
   for (let i = 0; i < ALTERNATIONS; i++) {
-    const apps = await Promise.all(modes.map((mode) => startApp(framework, mode, server.url, sdkKey)));
+    const apps = await Promise.all(
+      modes.map((mode) => startApp(framework, mode, server.url, sdkKey, plan?.app)),
+    );
     try {
       for (const app of apps) await warmUp(app);
       // Rotate the order every round.
@@ -208,12 +235,24 @@ export async function run({ log }) {
       prop.push(r);
     }
     const mw = [];
+    const plan = pinningPlan();
+    if (plan) {
+      pin(process.pid, plan.others);
+      pin(server.pid, plan.others);
+      log(
+        `  overhead runs pinned: apps on CPU ${plan.app}, load generator and control plane on ${plan.others}`,
+      );
+    } else log('  overhead runs unpinned (taskset missing or one core)');
     for (const framework of ['fastify', 'express']) {
-      const r = await overhead(framework, server, devKey);
+      const r = await overhead(framework, server, devKey, plan);
       log(
         `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost, paired ${fmt(r.pairedLossPercent)}%; vs outbound control ${fmt(r.outboundRps, 0)} rps, paired ${fmt(r.pairedLossVsOutboundPercent)}%), plugin ${fmt(r.pluginCostMicros)} µs CPU/request (${fmt(r.pluginCostVsOutboundMicros)} vs control); SDK HTTP inline ${fmt(r.inlineRps, 0)} rps, paired ${fmt(r.pairedLossInlinePercent)}%`,
       );
       mw.push(r);
+    }
+    if (plan) {
+      pin(process.pid, plan.all);
+      pin(server.pid, plan.all);
     }
     const sdkWork = await runWorker(sdkWorkScript, [], { timeoutMs: 120_000 });
     if (sdkWork.ok) log(`  SDK work per request (in process): ${fmt(sdkWork.microsPerRequest, 2)} µs`);
@@ -238,7 +277,15 @@ export async function run({ log }) {
       middleware: mw,
       sdkWork,
       memory,
-      settings: { WRITES, POLL_MS, ALTERNATIONS, RUN_SECONDS, MEMORY_SECONDS, USERS_PER_MINUTE },
+      settings: {
+        WRITES,
+        POLL_MS,
+        ALTERNATIONS,
+        RUN_SECONDS,
+        MEMORY_SECONDS,
+        USERS_PER_MINUTE,
+        pinning: plan,
+      },
     };
   } finally {
     await server?.stop();

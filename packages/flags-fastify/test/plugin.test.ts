@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Flag, MetricsBatch, Snapshot } from '@rupaya/flags-core';
+import { LatencySketch } from '@rupaya/flags-core';
 import { createClient, type FlagsClient, silentLogger, snapshotChecksum } from '@rupaya/flags-node';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -80,6 +81,12 @@ beforeEach(async () => {
     request.flags.variant('experiment.checkout');
     return reply.code(503).send({ down: true });
   });
+  app.get('/late', async (request) => {
+    // The request's flags are created here, 150 ms after the request arrived.
+    await new Promise((r) => setTimeout(r, 150));
+    return { variant: request.flags.variant('experiment.checkout') };
+  });
+  app.get('/plain', async () => ({ flags: 'none used' }));
   app.get('/slow', async (request, reply) => {
     request.flags.variant('experiment.checkout');
     await new Promise((r) => setTimeout(r, 300));
@@ -121,17 +128,25 @@ describe('flagsPlugin', () => {
   });
 
   it('records route patterns, statuses and served variants, and reports exposures once per unit', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const post = async (path: string, user: string) => {
+      const res = await fetch(`${address}${path}`, {
+        method: 'POST',
+        headers: { 'x-user-id': user, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    };
     const users = Array.from({ length: 30 }, (_, i) => `u${i}`);
     for (const u of users) {
-      await app.inject({ method: 'POST', url: `/orders/${u}`, headers: { 'x-user-id': u }, payload: {} });
-      await app.inject({
-        method: 'POST',
-        url: `/orders/${u}-again`,
-        headers: { 'x-user-id': u },
-        payload: {},
-      });
+      await post(`/orders/${u}`, u);
+      await post(`/orders/${u}-again`, u);
     }
-    await app.inject({ method: 'GET', url: '/fail', headers: { 'x-user-id': 'u1' } });
+    const failed = await fetch(`${address}/fail`, { headers: { 'x-user-id': 'u1' } });
+    expect(failed.status).toBe(503);
+    await failed.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 50)); // the last response's 'close'
     await client.close();
     const windows = received
       .filter((r) => r.path === '/api/sdk/v1/metrics')
@@ -182,5 +197,60 @@ describe('flagsPlugin', () => {
     expect(slow.reduce((a, w) => a + w.requests, 0)).toBe(1);
     expect(slow.reduce((a, w) => a + w.errors, 0)).toBe(0);
     expect(slow[0]?.latency.count).toBe(1);
+  });
+
+  it('measures latency from the moment the server received the request, not from the first flag used', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await fetch(`${address}/late`, { headers: { 'x-user-id': 'u-late' } });
+    expect(((await res.json()) as { variant: string }).variant).toBe(
+      client.variant('experiment.checkout', { userId: 'u-late' }),
+    );
+    const plain = await fetch(`${address}/plain`, { headers: { 'x-user-id': 'u-late' } });
+    expect(plain.status).toBe(200);
+    await plain.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 50));
+    await client.close();
+    const windows = received
+      .filter((r) => r.path === '/api/sdk/v1/metrics')
+      .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+    const late = windows.filter((w) => w.endpoint === 'GET /late');
+    expect(late.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    const sketch = LatencySketch.fromSerialized(late[0]!.latency);
+    expect(sketch.quantile(0.5)).toBeGreaterThanOrEqual(145);
+    // A request that used no flag is served as usual and not recorded.
+    expect(windows.some((w) => w.endpoint === 'GET /plain')).toBe(false);
+  });
+
+  it('evaluates injected requests; records them only with injectedRequests', async () => {
+    const injected = await app.inject({ method: 'GET', url: '/fail', headers: { 'x-user-id': 'u-inj' } });
+    expect(injected.statusCode).toBe(503);
+    const body = await app.inject({
+      method: 'POST',
+      url: '/orders/1',
+      headers: { 'x-user-id': 'u-inj' },
+      payload: {},
+    });
+    expect((body.json() as { result: { reason: string } }).result.reason).toBe('EXPERIMENT');
+
+    const other = Fastify();
+    await other.register(flagsPlugin, { client, injectedRequests: true });
+    other.get('/late', async (request) => {
+      await new Promise((r) => setTimeout(r, 120));
+      return { variant: request.flags.variant('experiment.checkout') };
+    });
+    await other.ready();
+    const res = await other.inject({ method: 'GET', url: '/late', headers: { 'x-user-id': 'u-inj' } });
+    expect(res.statusCode).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    await other.close();
+    await client.close();
+    const windows = received
+      .filter((r) => r.path === '/api/sdk/v1/metrics')
+      .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+    expect(windows.filter((w) => w.endpoint === 'GET /fail')).toEqual([]);
+    expect(windows.filter((w) => w.endpoint === 'POST /orders/:id')).toEqual([]);
+    const late = windows.filter((w) => w.endpoint === 'GET /late');
+    expect(late.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    expect(LatencySketch.fromSerialized(late[0]!.latency).quantile(0.5)).toBeGreaterThanOrEqual(115);
   });
 });

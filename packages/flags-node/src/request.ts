@@ -46,22 +46,25 @@ export class RequestFlags<S = undefined> extends RequestScope {
   get scope(): RequestScope {
     return this;
   }
-  /** `performance.now()` at construction. */
-  readonly startedAt = performance.now();
+  /** When the request started (`performance.now()` clock): `startedAt` if given, else construction. */
+  readonly startedAt: number;
   private ctx: EvaluationContext | undefined;
   private recorded = false;
 
   /**
    * `contextOf(source)` gives the request's context on first use (`source` is the framework's
    * request, so the integrations need no closure per request); `contextOf()` when no source is
-   * given.
+   * given. `startedAt` (a `performance.now()` reading) is when the request arrived, for
+   * integrations that create the object later than that (on first use).
    */
   constructor(
     readonly client: FlagsClient,
     private readonly contextOf: (source: S) => EvaluationContext,
     readonly source?: S,
+    startedAt?: number,
   ) {
     super();
+    this.startedAt = startedAt ?? performance.now();
   }
 
   get context(): EvaluationContext {

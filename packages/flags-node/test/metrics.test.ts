@@ -218,6 +218,23 @@ describe('request metrics', () => {
     expect(metricsBatches().flatMap((b) => b.windows)).toHaveLength(1);
   });
 
+  it('a request for a window already sent opens that window again (late requests are not lost)', async () => {
+    acceptAll();
+    const { r } = reporter({ windowMs: 1000 });
+    const served = [{ flag: 'canary.pay', cohort: 'treatment' }];
+    const past = alignWindow(Date.now(), 1000) - 5000;
+    r.recordServed('/pay', 'GET', 200, 4, served, past + 10);
+    r.recordServed('/pay', 'GET', 200, 6, served, past + 20);
+    await r.flush({ final: false }); // the window ended long ago: sent and cut
+    r.recordServed('/pay', 'GET', 200, 8, served, past + 30); // same window, same series
+    await r.flush({ final: false });
+    const sent = metricsBatches().flatMap((b) => b.windows);
+    expect(sent.map((w) => [w.windowStart, w.requests])).toEqual([
+      [past, 2],
+      [past, 1],
+    ]);
+  });
+
   it('reports evaluation counts and gauges', async () => {
     acceptAll();
     const { r } = reporter({ dbPool: () => ({ saturationPercent: 42.5, waiters: 3 }) });

@@ -52,6 +52,13 @@ export class MetricsReporter {
   private readonly windows = new Map<string, WindowAggregate>();
   /** Lookup path to the series in `windows` (see `seriesOf`); emptied whenever windows are cut. */
   private readonly recent = new Map<string, Map<string, Map<string, WindowAggregate[]>>>();
+  /**
+   * The series the last request was recorded into, with what found it: consecutive requests to the
+   * same endpoint served the same cohort take it without a map lookup. Cleared with `recent`.
+   */
+  private lastSeries: WindowAggregate | undefined;
+  private lastRoute = '';
+  private lastMethod = '';
   /** Unit sketch of each (window, flag, cohort/variant, stage), shared by its endpoint windows. */
   private readonly unitSeries = new Map<string, { sketch: UnitSketch; end: number }>();
   private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
@@ -147,14 +154,43 @@ export class MetricsReporter {
     method: string,
     served: ServedFlag,
   ): WindowAggregate {
+    const cohort = served.cohort || undefined;
+    const variant = served.variant || undefined;
+    const last = this.lastSeries;
+    if (
+      last !== undefined &&
+      route === this.lastRoute &&
+      method === this.lastMethod &&
+      last.flag === served.flag &&
+      last.windowStart === windowStart &&
+      last.cohort === cohort &&
+      last.variant === variant &&
+      last.stage === served.stage &&
+      last.durationMs === durationMs
+    )
+      return last;
+    const series = this.findSeries(windowStart, durationMs, route, method, served, cohort, variant);
+    this.lastSeries = series;
+    this.lastRoute = route;
+    this.lastMethod = method;
+    return series;
+  }
+
+  private findSeries(
+    windowStart: number,
+    durationMs: number,
+    route: string,
+    method: string,
+    served: ServedFlag,
+    cohort: string | undefined,
+    variant: string | undefined,
+  ): WindowAggregate {
     let byMethod = this.recent.get(route);
     if (!byMethod) this.recent.set(route, (byMethod = new Map()));
     let byFlag = byMethod.get(method);
     if (!byFlag) byMethod.set(method, (byFlag = new Map()));
     let list = byFlag.get(served.flag);
     if (!list) byFlag.set(served.flag, (list = []));
-    const cohort = served.cohort || undefined;
-    const variant = served.variant || undefined;
     for (const s of list) {
       if (
         s.windowStart === windowStart &&
@@ -276,7 +312,10 @@ export class MetricsReporter {
       }
     }
     // Rebuilt by the next requests; a cut series must not be found again (a clock stepping back).
-    if (windows.length > 0) this.recent.clear();
+    if (windows.length > 0) {
+      this.recent.clear();
+      this.lastSeries = undefined;
+    }
     for (const [key, entry] of this.unitSeries) if (final || entry.end <= now) this.unitSeries.delete(key);
     const gauges: GaugeWindow[] = [];
     for (const [start, g] of this.gauges) {
