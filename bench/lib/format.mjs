@@ -17,6 +17,7 @@ export function fmt(n, digits = 1) {
 
 export function bytes(n) {
   if (n === null || n === undefined) return 'n/a';
+  if (n < 0) return `−${bytes(-n)}`;
   if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${n} B`;

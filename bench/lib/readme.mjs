@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 08:25; core run 08:08–08:20, sdk runs 08:00 and 08:31, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an AMD EPYC host, sdk run 10:50 on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -55,16 +55,19 @@ const notes = `## Notes (state of 2026-11-26 08:25; core run 08:08–08:20, sdk 
 - **Middleware (issue 5):** the SDK's HTTP runs on a worker thread: one \`undici.request\` on a
   Fastify hello-world's main thread costs it 14–17% of its requests per second for the rest of its
   life, and the same client on a worker thread costs nothing measurable (the "inline" columns keep
-  that control in every run). With the worker, the plugin's loss sits around the 5% line on both
-  frameworks: on 2026-11-25's faster VM (Fastify hello-world ≈ 80k rps) medians of 4.8/6.0/5.2%
-  (Fastify) and 5.3/6.5/−2.6% (Express) in three runs; on 2026-11-26's slower one (≈ 45k rps)
-  5.2% (paired 8.3%) and 4.0% (paired 6.3%). Per request that is ≈ 1 µs of CPU on Fastify and
-  3–7 µs on Express (where every read of an Express \`req\`/\`res\` property is a megamorphic
-  lookup); a CPU profile of the Fastify plugin app under load puts every function of ours at
-  ≤ 0.2% of samples each (the socket write is 43%). Identical runs differ by more than the
-  remaining gap. Two runs on 2026-11-26's noisy VM, minutes apart, same code: 08:00 Fastify 2.7%
-  (paired 5.1%), Express 12.2% (paired 13.9%); 08:31 (the table above) Fastify 9.9% (paired 12.0%),
-  Express 8.4% (paired 5.2%). Fastify's plain app ranged 14k–38k rps across the rounds of one run.
+  that control in every run). Since 2026-11-26 10:50 the overhead runs are pinned (the app under load
+  alone on one core, autocannon and the control plane on the other): the plain Fastify app's rounds
+  then vary by ≈ 5% (coefficient of variation) instead of ≈ 11%. Also since then the Fastify plugin
+  adds no \`onRequest\` hook (an empty hook alone cost the hello-world 0.4–0.7 µs of CPU per request:
+  Fastify's hook runner); a request's flags are created on first use and a listener first on the
+  server's \`request\` event notes its arrival. Result at 10:50: Express 4.3% (paired 4.3%, 3.8 µs
+  of CPU per request on a ≈ 97 µs request); Fastify 7.8% (paired 6.5%), 1.5 µs of CPU per request on
+  a ≈ 14.5 µs request — the target is not met on Fastify. The plugin's own code is 0.45 µs per
+  request in one process without HTTP (the sdk-work row) and ≈ 0.75 µs in a CPU profile of the app
+  under load (recording the request at 'close' ≈ 0.35 µs, of it the metrics window ≈ 0.2 µs; the
+  clock reads ≈ 0.1 µs); the rest of the difference is spread thinly over V8 and Node internals and
+  is not attributable in profiles. Two identical builds of the plugin, run side by side in one
+  scratch run, came out at 3.1% and 10.3% paired: on this VM a single run cannot separate 5% from 8%.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
