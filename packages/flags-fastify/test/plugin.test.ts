@@ -101,6 +101,12 @@ afterEach(async () => {
   await new Promise<void>((r) => cp.close(() => r()));
 });
 
+/** Every metrics window the fake control plane received. */
+const sentWindows = () =>
+  received
+    .filter((r) => r.path === '/api/sdk/v1/metrics')
+    .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+
 describe('flagsPlugin', () => {
   it('decorates requests with evaluateFlag and flags, using request.user.id or x-user-id', async () => {
     const res = await app.inject({
@@ -148,9 +154,7 @@ describe('flagsPlugin', () => {
     await failed.arrayBuffer();
     await new Promise((r) => setTimeout(r, 50)); // the last response's 'close'
     await client.close();
-    const windows = received
-      .filter((r) => r.path === '/api/sdk/v1/metrics')
-      .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+    const windows = sentWindows();
     const orders = windows.filter((w) => w.endpoint === 'POST /orders/:id');
     expect(orders.reduce((a, w) => a + w.requests, 0)).toBe(60);
     const expected = new Map<string, number>();
@@ -190,10 +194,7 @@ describe('flagsPlugin', () => {
     expect(await pending).toBeInstanceOf(Error);
     await new Promise((r) => setTimeout(r, 400)); // the handler finishes after the client left
     await client.close();
-    const slow = received
-      .filter((r) => r.path === '/api/sdk/v1/metrics')
-      .flatMap((r) => (r.body as unknown as MetricsBatch).windows)
-      .filter((w) => w.endpoint === 'GET /slow');
+    const slow = sentWindows().filter((w) => w.endpoint === 'GET /slow');
     expect(slow.reduce((a, w) => a + w.requests, 0)).toBe(1);
     expect(slow.reduce((a, w) => a + w.errors, 0)).toBe(0);
     expect(slow[0]?.latency.count).toBe(1);
@@ -210,9 +211,7 @@ describe('flagsPlugin', () => {
     await plain.arrayBuffer();
     await new Promise((r) => setTimeout(r, 50));
     await client.close();
-    const windows = received
-      .filter((r) => r.path === '/api/sdk/v1/metrics')
-      .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+    const windows = sentWindows();
     const late = windows.filter((w) => w.endpoint === 'GET /late');
     expect(late.reduce((a, w) => a + w.requests, 0)).toBe(1);
     const sketch = LatencySketch.fromSerialized(late[0]!.latency);
@@ -244,9 +243,7 @@ describe('flagsPlugin', () => {
     await new Promise((r) => setTimeout(r, 50));
     await other.close();
     await client.close();
-    const windows = received
-      .filter((r) => r.path === '/api/sdk/v1/metrics')
-      .flatMap((r) => (r.body as unknown as MetricsBatch).windows);
+    const windows = sentWindows();
     expect(windows.filter((w) => w.endpoint === 'GET /fail')).toEqual([]);
     expect(windows.filter((w) => w.endpoint === 'POST /orders/:id')).toEqual([]);
     const late = windows.filter((w) => w.endpoint === 'GET /late');

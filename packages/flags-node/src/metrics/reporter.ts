@@ -45,6 +45,24 @@ const DEFAULT_WINDOW_MS = 10_000;
  * Distinct units are counted per (flag, cohort or variant, stage) across endpoints, in one
  * HyperLogLog sketch shared by the series' endpoint windows and sent on one of them.
  */
+/** Whether `s` is the series of this window, cohort/variant and stage (its flag and endpoint aside). */
+function isSeriesOf(
+  s: WindowAggregate,
+  windowStart: number,
+  durationMs: number,
+  cohort: string | undefined,
+  variant: string | undefined,
+  stage: number | undefined,
+): boolean {
+  return (
+    s.windowStart === windowStart &&
+    s.durationMs === durationMs &&
+    s.cohort === cohort &&
+    s.variant === variant &&
+    s.stage === stage
+  );
+}
+
 export class MetricsReporter {
   private readonly outbox: Outbox;
   private readonly backoff: Backoff;
@@ -162,11 +180,7 @@ export class MetricsReporter {
       route === this.lastRoute &&
       method === this.lastMethod &&
       last.flag === served.flag &&
-      last.windowStart === windowStart &&
-      last.cohort === cohort &&
-      last.variant === variant &&
-      last.stage === served.stage &&
-      last.durationMs === durationMs
+      isSeriesOf(last, windowStart, durationMs, cohort, variant, served.stage)
     )
       return last;
     const series = this.findSeries(windowStart, durationMs, route, method, served, cohort, variant);
@@ -191,16 +205,7 @@ export class MetricsReporter {
     if (!byFlag) byMethod.set(method, (byFlag = new Map()));
     let list = byFlag.get(served.flag);
     if (!list) byFlag.set(served.flag, (list = []));
-    for (const s of list) {
-      if (
-        s.windowStart === windowStart &&
-        s.cohort === cohort &&
-        s.variant === variant &&
-        s.stage === served.stage &&
-        s.durationMs === durationMs
-      )
-        return s;
-    }
+    for (const s of list) if (isSeriesOf(s, windowStart, durationMs, cohort, variant, served.stage)) return s;
     const endpoint = `${method.toUpperCase()} ${route}`;
     const key = `${windowStart}\u0000${served.flag}\u0000${served.cohort ?? ''}\u0000${served.variant ?? ''}\u0000${served.stage ?? ''}\u0000${endpoint}`;
     let series = this.windows.get(key);
