@@ -73,7 +73,7 @@ function watchArrivals(server: unknown): void {
 let routeContextKey: symbol | null | undefined;
 
 /** Route pattern of a request (`/orders/:id`), or `(unmatched)` (404). */
-export function routeOf(request: FastifyRequest): string {
+function routeOf(request: FastifyRequest): string {
   if (routeContextKey === undefined) {
     routeContextKey =
       Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
