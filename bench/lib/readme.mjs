@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an AMD EPYC host, sdk run 10:50 on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an AMD EPYC host, sdk runs 10:50 and 11:31 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -60,9 +60,13 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   then vary by ≈ 5% (coefficient of variation) instead of ≈ 11%. Also since then the Fastify plugin
   adds no \`onRequest\` hook (an empty hook alone cost the hello-world 0.4–0.7 µs of CPU per request:
   Fastify's hook runner); a request's flags are created on first use and a listener first on the
-  server's \`request\` event notes its arrival. Result at 10:50: Express 4.3% (paired 4.3%, 3.8 µs
-  of CPU per request on a ≈ 97 µs request); Fastify 7.8% (paired 6.5%), 1.5 µs of CPU per request on
-  a ≈ 14.5 µs request — the target is not met on Fastify. The plugin's own code is 0.45 µs per
+  server's \`request\` event notes its arrival. Two runs 40 minutes apart, same code: 10:50 Express
+  4.3% (paired 4.3%, 3.8 µs of CPU per request on a ≈ 97 µs request), Fastify 7.8% (paired 6.5%,
+  1.5 µs on a ≈ 14.5 µs request); 11:31 (the table; the host slower, plain Fastify ≈ 41k rps) Express
+  −2.3% (paired 3.2%), Fastify 1.8% by medians but 8.7% paired (1.8 µs of CPU per request). The two
+  estimators disagreeing by 7 points in one run is the noise; by CPU per request the Fastify plugin
+  costs 1.2–1.9 µs in every run, 6–10% of a hello-world request — the target is not shown to be met
+  on Fastify. The plugin's own code is 0.45 µs per
   request in one process without HTTP (the sdk-work row) and ≈ 0.75 µs in a CPU profile of the app
   under load (recording the request at 'close' ≈ 0.35 µs, of it the metrics window ≈ 0.2 µs; the
   clock reads ≈ 0.1 µs); the rest of the difference is spread thinly over V8 and Node internals and
