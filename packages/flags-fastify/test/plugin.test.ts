@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Flag, MetricsBatch, Snapshot } from '@rupaya/flags-core';
 import { LatencySketch } from '@rupaya/flags-core';
@@ -249,5 +250,38 @@ describe('flagsPlugin', () => {
     const late = windows.filter((w) => w.endpoint === 'GET /late');
     expect(late.reduce((a, w) => a + w.requests, 0)).toBe(1);
     expect(LatencySketch.fromSerialized(late[0]!.latency).quantile(0.5)).toBeGreaterThanOrEqual(115);
+  });
+
+  it('records requests on an HTTP/2 server too (h2c), latency from arrival', async () => {
+    const h2 = Fastify({ http2: true });
+    await h2.register(flagsPlugin, { client });
+    h2.get('/h2/:id', async (request) => {
+      await new Promise((r) => setTimeout(r, 60));
+      return { variant: request.flags.variant('experiment.checkout') };
+    });
+    const address = await h2.listen({ port: 0, host: '127.0.0.1' });
+    const session = connect(address);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const stream = session.request({ ':path': '/h2/7', 'x-user-id': 'u-h2' });
+        let data = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (data += c));
+        stream.on('end', () => resolve(data));
+        stream.on('error', reject);
+        stream.end();
+      });
+      expect((JSON.parse(body) as { variant: string }).variant).toBe(
+        client.variant('experiment.checkout', { userId: 'u-h2' }),
+      );
+    } finally {
+      session.close();
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    await h2.close();
+    await client.close();
+    const h2Windows = sentWindows().filter((w) => w.endpoint === 'GET /h2/:id');
+    expect(h2Windows.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    expect(LatencySketch.fromSerialized(h2Windows[0]!.latency).quantile(0.5)).toBeGreaterThanOrEqual(55);
   });
 });
