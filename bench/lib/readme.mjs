@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an AMD EPYC host, sdk runs 10:50 and 11:31 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an AMD EPYC host, sdk runs 10:50, 11:31 and 11:44 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -60,13 +60,17 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   then vary by ≈ 5% (coefficient of variation) instead of ≈ 11%. Also since then the Fastify plugin
   adds no \`onRequest\` hook (an empty hook alone cost the hello-world 0.4–0.7 µs of CPU per request:
   Fastify's hook runner); a request's flags are created on first use and a listener first on the
-  server's \`request\` event notes its arrival. Two runs 40 minutes apart, same code: 10:50 Express
-  4.3% (paired 4.3%, 3.8 µs of CPU per request on a ≈ 97 µs request), Fastify 7.8% (paired 6.5%,
-  1.5 µs on a ≈ 14.5 µs request); 11:31 (the table; the host slower, plain Fastify ≈ 41k rps) Express
-  −2.3% (paired 3.2%), Fastify 1.8% by medians but 8.7% paired (1.8 µs of CPU per request). The two
-  estimators disagreeing by 7 points in one run is the noise; by CPU per request the Fastify plugin
-  costs 1.2–1.9 µs in every run, 6–10% of a hello-world request — the target is not shown to be met
-  on Fastify. The plugin's own code is 0.45 µs per
+  server's \`request\` event notes its arrival. Three runs within an hour, same plugin code
+  (rps lost by medians / paired): 10:50 Fastify 7.8% / 6.5%, Express 4.3% / 4.3%; 11:31 (host slower,
+  plain Fastify ≈ 41k rps) Fastify 1.8% / 8.7%, Express −2.3% / 3.2%; 11:44 (the table) Fastify
+  7.8% / 12.1%, Express 18.7% / 11.5%. Estimators disagreeing by up to 7 points within one run, and
+  Express swinging from −2% to 19%, is the noise. The steadier figure is the new in-process row
+  ("through its HTTP stack, no network"): the Fastify plugin costs ≈ 1.2 µs of CPU per request
+  through Node's and Fastify's real request handling (plugin processes 8.5–9.2 µs, plain 7.0–8.3 µs
+  with one outlier), against 0.45–0.58 µs of its own code measured with plain objects; over the
+  network a hello-world request costs 15–22 µs, so ≈ 6–9% — the Fastify target is not met. On
+  Express the same in-process measurement shows the process lottery itself: plain processes at
+  ≈ 80 or ≈ 110 µs per request for their whole life. The plugin's own code is 0.45 µs per
   request in one process without HTTP (the sdk-work row) and ≈ 0.75 µs in a CPU profile of the app
   under load (recording the request at 'close' ≈ 0.35 µs, of it the metrics window ≈ 0.2 µs; the
   clock reads ≈ 0.1 µs); the rest of the difference is spread thinly over V8 and Node internals and

@@ -31,6 +31,8 @@ const MEMORY_SECONDS = 45;
 const USERS_PER_MINUTE = 10_000;
 const appScript = fileURLToPath(new URL('./app.mjs', import.meta.url));
 const sdkWorkScript = fileURLToPath(new URL('./sdk-work.mjs', import.meta.url));
+const stackWorkScript = fileURLToPath(new URL('./stack-work.mjs', import.meta.url));
+const STACK_ALTERNATIONS = 7;
 const memoryScript = fileURLToPath(new URL('./memory.mjs', import.meta.url));
 
 /** PUT `enabled` back and forth; time from the PUT until the client's isEnabled has flipped. */
@@ -204,6 +206,32 @@ async function overhead(framework, server, sdkKey, plan) {
   };
 }
 
+/**
+ * The plugin's CPU per request through the framework's real HTTP stack without the network
+ * (stack-work.mjs): plain and plugin processes alternated, fresh each time; medians and the median
+ * of the per-pair differences.
+ */
+async function stackCost(framework) {
+  const runs = { plain: [], plugin: [] };
+  for (let i = 0; i < STACK_ALTERNATIONS; i++) {
+    for (const mode of i % 2 === 0 ? ['plain', 'plugin'] : ['plugin', 'plain']) {
+      const r = await runWorker(stackWorkScript, [framework, mode], { timeoutMs: 120_000 });
+      if (!r.ok) return { framework, error: r.error ?? 'worker failed' };
+      runs[mode].push(r.microsPerRequest);
+    }
+  }
+  const plain = median(runs.plain);
+  const plugin = median(runs.plugin);
+  return {
+    framework,
+    plainMicros: plain,
+    pluginMicros: plugin,
+    costMicros: median(runs.plugin.map((x, i) => x - runs.plain[i])),
+    costPercent: (1 - plain / plugin) * 100,
+    runs,
+  };
+}
+
 async function seedThousand(server, db) {
   const admin = adminClient(server.url, server.adminToken);
   const list = (await admin.get('/api/admin/deployment/feature-flags?environment=prod')).body;
@@ -250,6 +278,17 @@ export async function run({ log }) {
       );
       mw.push(r);
     }
+    // Alone on the machine but for the idle control plane (pinned or not, the same for both modes).
+    const stack = [];
+    for (const framework of ['fastify', 'express']) {
+      const r = await stackCost(framework);
+      if (r.error) log(`  ${framework} through its HTTP stack: ${r.error}`);
+      else
+        log(
+          `  ${framework} through its HTTP stack, no network: ${fmt(r.plainMicros, 2)} → ${fmt(r.pluginMicros, 2)} µs CPU/request (plugin ${fmt(r.costMicros, 2)} µs, paired median)`,
+        );
+      stack.push(r);
+    }
     if (plan) {
       pin(process.pid, plan.all);
       pin(server.pid, plan.all);
@@ -275,6 +314,7 @@ export async function run({ log }) {
     return {
       propagation: prop,
       middleware: mw,
+      stack,
       sdkWork,
       memory,
       settings: {
@@ -294,7 +334,7 @@ export async function run({ log }) {
 }
 
 export function markdown(data) {
-  const { propagation: prop, middleware: mw, memory, settings, sdkWork } = data;
+  const { propagation: prop, middleware: mw, memory, settings, sdkWork, stack } = data;
   const out = [];
   out.push(
     `Propagation: PUT \`enabled\` of \`${FLAG}\` (dev, the default seed) until \`client.isEnabled\` returns the new value in a @rupaya/flags-node client in the bench process; ${settings.WRITES} sequential writes planned per mode (stopped after ${PHASE_BUDGET_MS / 1000} s if slower); target p99 < 100 ms streaming. Control plane on Postgres, in a child process.`,
@@ -362,6 +402,35 @@ export function markdown(data) {
     ),
   );
   out.push('');
+  if (Array.isArray(stack) && stack.length > 0) {
+    out.push(
+      `The plugin's CPU per request through each framework's real HTTP stack, without the network: the same hello-world apps in one process each, their server given a Duplex stream as its connection (Node's HTTP parser, real \`IncomingMessage\`/\`ServerResponse\`, the framework's routing; no kernel networking, no load generator sharing the core), one request in flight on a keep-alive connection, 1,000 users cycled, bootstrap snapshot; plain and plugin processes alternated ${STACK_ALTERNATIONS}× each, fresh each time, medians:`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'Framework',
+          'CPU µs/req plain',
+          'CPU µs/req plugin',
+          'Plugin µs/req (paired median)',
+          'Share of the plugin app’s CPU',
+        ],
+        stack.map((r) =>
+          r.error
+            ? [r.framework, 'n/a', 'n/a', r.error, 'n/a']
+            : [
+                r.framework,
+                fmt(r.plainMicros, 2),
+                fmt(r.pluginMicros, 2),
+                fmt(r.costMicros, 2),
+                `${fmt(r.costPercent)}%`,
+              ],
+        ),
+      ),
+    );
+    out.push('');
+  }
   if (sdkWork?.ok) {
     out.push(
       `What the plugin itself does per request, measured in one process without HTTP (so without the load generator sharing the 2 cores): create the request's \`RequestFlags\`, build the default context from the headers, \`evaluate\` the canary (cohort marked, evaluation counted), \`record\` the request into its window — ${fmt(sdkWork.calls, 0)} requests, median of ${sdkWork.batches} batches: **${fmt(sdkWork.microsPerRequest, 2)} µs of CPU per request**. The HTTP runs above swing by tens of percent between identical runs on this machine; this is the part of their difference the plugin's code accounts for.`,

@@ -1,0 +1,160 @@
+// The plugin's cost per request through the framework's real HTTP stack, in one process and without
+// the network: `node stack-work.mjs <fastify|express> <plain|plugin>`. The hello-world app's server
+// gets a Duplex stream as its connection (Node's `'connection'` event accepts any Duplex), so every
+// request runs Node's HTTP parser, real IncomingMessage / ServerResponse objects and the framework's
+// routing, but no kernel networking and no load generator shares the core. The plugin app is the
+// overhead runs' (request recording on, one `req.evaluateFlag` per request) over a bootstrap snapshot
+// (no control plane; metrics flush interval of an hour). Prints one JSON line: CPU µs per request.
+import { Duplex } from 'node:stream';
+import { createClient, snapshotChecksum } from '@rupaya/flags-node';
+import { median } from '../lib/stats.mjs';
+
+const [framework, mode] = process.argv.slice(2);
+const FLAG = 'canary.new-payment-processor';
+/** Requests per timed batch: ≈ 0.2 s of CPU for either framework. */
+const BATCH = framework === 'express' ? 3_000 : 20_000;
+const BATCHES = 7;
+
+const snapshot = {
+  schemaVersion: 1,
+  environment: 'dev',
+  revision: 3,
+  checksum: '',
+  generatedAt: '2026-11-25T00:00:00.000Z',
+  metricsWindowMs: 10_000,
+  flags: [
+    {
+      key: FLAG,
+      type: 'boolean',
+      enabled: true,
+      stages: [
+        { percent: 10, minDurationSec: 60 },
+        { percent: 100, minDurationSec: 0 },
+      ],
+      canary: { stage: 0, status: 'progressing', stageStartedAt: '2026-11-25T00:00:00.000Z' },
+    },
+  ],
+};
+snapshot.checksum = snapshotChecksum(snapshot);
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const client = createClient({
+  url: 'http://127.0.0.1:1',
+  sdkKey: 'rpy_sdk_bench',
+  bootstrap: snapshot,
+  streaming: false,
+  pollIntervalMs: 3_600_000,
+  metrics: { enabled: true, flushIntervalMs: 3_600_000, gauges: false },
+  logger: silent,
+});
+const withPlugin = mode === 'plugin';
+
+async function fastifyServer() {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify({ logger: false });
+  if (withPlugin) {
+    const { flagsPlugin } = await import('@rupaya/flags-fastify');
+    await app.register(flagsPlugin, { client });
+    app.get('/hello', async (request) => ({ hello: 'world', on: request.evaluateFlag(FLAG).enabled }));
+  } else {
+    app.get('/hello', async () => ({ hello: 'world', on: false }));
+  }
+  await app.ready();
+  return app.server;
+}
+
+async function expressServer() {
+  const { default: express } = await import('express');
+  const { createServer } = await import('node:http');
+  const app = express();
+  if (withPlugin) {
+    const { flagsMiddleware } = await import('@rupaya/flags-express');
+    app.use(flagsMiddleware({ client }));
+    app.get('/hello', (req, res) => {
+      res.json({ hello: 'world', on: req.evaluateFlag(FLAG).enabled });
+    });
+  } else {
+    app.get('/hello', (_req, res) => res.json({ hello: 'world', on: false }));
+  }
+  return createServer(app);
+}
+
+/** Two Duplex ends: what one writes, the other reads. */
+function duplexPair() {
+  const ends = [];
+  for (let i = 0; i < 2; i++) {
+    ends.push(
+      new Duplex({
+        read() {},
+        write(chunk, _encoding, callback) {
+          ends[1 - i].push(chunk);
+          callback();
+        },
+        final(callback) {
+          ends[1 - i].push(null);
+          callback();
+        },
+      }),
+    );
+  }
+  return ends;
+}
+
+const server = framework === 'express' ? await expressServer() : await fastifyServer();
+const [clientEnd, serverEnd] = duplexPair();
+// What Node's HTTP server calls on a socket.
+serverEnd.remoteAddress = '127.0.0.1';
+serverEnd.setTimeout = () => serverEnd;
+serverEnd.setNoDelay = () => serverEnd;
+serverEnd.setKeepAlive = () => serverEnd;
+server.emit('connection', serverEnd);
+
+// 1,000 users cycled (both cohorts); one request in flight at a time on one keep-alive connection.
+const requests = Array.from({ length: 1000 }, (_, i) =>
+  Buffer.from(`GET /hello HTTP/1.1\r\nHost: bench\r\nx-user-id: user-${i}\r\n\r\n`),
+);
+let pending;
+let received = '';
+let bad = 0;
+clientEnd.on('data', (chunk) => {
+  received += chunk.toString('latin1');
+  const headEnd = received.indexOf('\r\n\r\n');
+  if (headEnd < 0) return;
+  const head = received.slice(0, headEnd);
+  const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+  if (received.length < headEnd + 4 + length) return;
+  if (!head.startsWith('HTTP/1.1 200')) bad++;
+  received = received.slice(headEnd + 4 + length);
+  const done = pending;
+  pending = undefined;
+  done();
+});
+let u = 0;
+const oneRequest = () =>
+  new Promise((resolve) => {
+    pending = resolve;
+    clientEnd.write(requests[u]);
+    if (++u === requests.length) u = 0;
+  });
+
+async function batch(n) {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await oneRequest();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
+}
+
+await batch(BATCH); // warm-up
+const samples = [];
+for (let i = 0; i < BATCHES; i++) samples.push(await batch(BATCH));
+await client.close();
+console.log(
+  JSON.stringify({
+    ok: bad === 0,
+    framework,
+    mode,
+    requests: BATCH * BATCHES,
+    microsPerRequest: median(samples),
+    error: bad === 0 ? undefined : `${bad} responses were not 200`,
+  }),
+);
+process.exit(0);
