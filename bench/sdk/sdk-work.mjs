@@ -2,40 +2,11 @@
 // @rupaya/flags-express do for a request (RequestFlags, default context from headers, one evaluation
 // of a canary, the request recorded into its metrics window). The client has metrics on and a
 // bootstrap snapshot; it sends nothing during the run (flush interval of an hour). Prints one JSON line.
-import { createClient, defaultRequestContext, RequestFlags, snapshotChecksum } from '@rupaya/flags-node';
+import { defaultRequestContext, RequestFlags } from '@rupaya/flags-node';
 import { median } from '../lib/stats.mjs';
+import { benchClient, FLAG } from './bench-client.mjs';
 
-const FLAG = 'canary.new-payment-processor';
-const snapshot = {
-  schemaVersion: 1,
-  environment: 'dev',
-  revision: 3,
-  checksum: '',
-  generatedAt: '2026-11-25T00:00:00.000Z',
-  flags: [
-    {
-      key: FLAG,
-      type: 'boolean',
-      enabled: true,
-      stages: [
-        { percent: 10, minDurationSec: 60 },
-        { percent: 100, minDurationSec: 0 },
-      ],
-      canary: { stage: 0, status: 'progressing', stageStartedAt: '2026-11-25T00:00:00.000Z' },
-    },
-  ],
-};
-snapshot.checksum = snapshotChecksum(snapshot);
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const client = createClient({
-  url: 'http://127.0.0.1:1',
-  sdkKey: 'rpy_sdk_bench',
-  bootstrap: snapshot,
-  streaming: false,
-  pollIntervalMs: 3_600_000,
-  metrics: { enabled: true, flushIntervalMs: 3_600_000, gauges: false },
-  logger: silent,
-});
+const client = benchClient();
 
 // 1,000 users cycled (both cohorts), the headers a request carries.
 const requests = Array.from({ length: 1000 }, (_, i) => ({

@@ -6,46 +6,14 @@
 // overhead runs' (request recording on, one `req.evaluateFlag` per request) over a bootstrap snapshot
 // (no control plane; metrics flush interval of an hour). Prints one JSON line: CPU µs per request.
 import { Duplex } from 'node:stream';
-import { createClient, snapshotChecksum } from '@rupaya/flags-node';
 import { median } from '../lib/stats.mjs';
+import { benchClient, FLAG } from './bench-client.mjs';
 
 const [framework, mode] = process.argv.slice(2);
-const FLAG = 'canary.new-payment-processor';
 /** Requests per timed batch: ≈ 0.2 s of CPU for either framework. */
 const BATCH = framework === 'express' ? 3_000 : 20_000;
 const BATCHES = 7;
-
-const snapshot = {
-  schemaVersion: 1,
-  environment: 'dev',
-  revision: 3,
-  checksum: '',
-  generatedAt: '2026-11-25T00:00:00.000Z',
-  metricsWindowMs: 10_000,
-  flags: [
-    {
-      key: FLAG,
-      type: 'boolean',
-      enabled: true,
-      stages: [
-        { percent: 10, minDurationSec: 60 },
-        { percent: 100, minDurationSec: 0 },
-      ],
-      canary: { stage: 0, status: 'progressing', stageStartedAt: '2026-11-25T00:00:00.000Z' },
-    },
-  ],
-};
-snapshot.checksum = snapshotChecksum(snapshot);
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const client = createClient({
-  url: 'http://127.0.0.1:1',
-  sdkKey: 'rpy_sdk_bench',
-  bootstrap: snapshot,
-  streaming: false,
-  pollIntervalMs: 3_600_000,
-  metrics: { enabled: true, flushIntervalMs: 3_600_000, gauges: false },
-  logger: silent,
-});
+const client = benchClient();
 const withPlugin = mode === 'plugin';
 
 async function fastifyServer() {
