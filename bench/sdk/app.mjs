@@ -5,6 +5,7 @@
 // without either; inline mode: plugin mode with the SDK's HTTP on the main thread
 // (`transport: 'inline'`) instead of its worker thread. Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
+import { helloApp } from './hello-app.mjs';
 
 const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
 const withPlugin = mode === 'plugin' || mode === 'inline';
@@ -34,39 +35,7 @@ if (withPlugin) {
   if (state !== 'READY') throw new Error(`client not ready: ${state}`);
 }
 
-let port;
-if (framework === 'fastify') {
-  const { default: Fastify } = await import('fastify');
-  const app = Fastify({ logger: false });
-  if (withPlugin) {
-    const { flagsPlugin } = await import('@rupaya/flags-fastify');
-    await app.register(flagsPlugin, { client });
-    app.get('/hello', async (request) => {
-      return { hello: 'world', on: request.evaluateFlag(flagKey).enabled };
-    });
-  } else {
-    app.get('/hello', async () => ({ hello: 'world', on: false }));
-  }
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = app.server.address().port;
-} else {
-  const { default: express } = await import('express');
-  const app = express();
-  if (withPlugin) {
-    const { flagsMiddleware } = await import('@rupaya/flags-express');
-    app.use(flagsMiddleware({ client }));
-    // Synchronous like the plain app's handler: evaluateFlag returns the result itself.
-    app.get('/hello', (req, res) => {
-      res.json({ hello: 'world', on: req.evaluateFlag(flagKey).enabled });
-    });
-  } else {
-    app.get('/hello', (_req, res) => res.json({ hello: 'world', on: false }));
-  }
-  const server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  port = server.address().port;
-}
+const port = await (await helloApp(framework, client, flagKey)).listen();
 console.log(JSON.stringify({ port }));
 process.on('SIGTERM', async () => {
   await client?.close();

@@ -8,6 +8,7 @@
 import { Duplex } from 'node:stream';
 import { median } from '../lib/stats.mjs';
 import { benchClient, FLAG } from './bench-client.mjs';
+import { helloApp } from './hello-app.mjs';
 
 const [framework, mode] = process.argv.slice(2);
 /** Requests per timed batch: ≈ 0.2 s of CPU for either framework. */
@@ -15,36 +16,6 @@ const BATCH = framework === 'express' ? 3_000 : 20_000;
 const BATCHES = 7;
 const client = benchClient();
 const withPlugin = mode === 'plugin';
-
-async function fastifyServer() {
-  const { default: Fastify } = await import('fastify');
-  const app = Fastify({ logger: false });
-  if (withPlugin) {
-    const { flagsPlugin } = await import('@rupaya/flags-fastify');
-    await app.register(flagsPlugin, { client });
-    app.get('/hello', async (request) => ({ hello: 'world', on: request.evaluateFlag(FLAG).enabled }));
-  } else {
-    app.get('/hello', async () => ({ hello: 'world', on: false }));
-  }
-  await app.ready();
-  return app.server;
-}
-
-async function expressServer() {
-  const { default: express } = await import('express');
-  const { createServer } = await import('node:http');
-  const app = express();
-  if (withPlugin) {
-    const { flagsMiddleware } = await import('@rupaya/flags-express');
-    app.use(flagsMiddleware({ client }));
-    app.get('/hello', (req, res) => {
-      res.json({ hello: 'world', on: req.evaluateFlag(FLAG).enabled });
-    });
-  } else {
-    app.get('/hello', (_req, res) => res.json({ hello: 'world', on: false }));
-  }
-  return createServer(app);
-}
 
 /** Two Duplex ends: what one writes, the other reads. */
 function duplexPair() {
@@ -67,7 +38,7 @@ function duplexPair() {
   return ends;
 }
 
-const server = framework === 'express' ? await expressServer() : await fastifyServer();
+const { server } = await helloApp(framework, withPlugin ? client : undefined, FLAG);
 const [clientEnd, serverEnd] = duplexPair();
 // What Node's HTTP server calls on a socket.
 serverEnd.remoteAddress = '127.0.0.1';

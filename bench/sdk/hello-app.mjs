@@ -1,0 +1,49 @@
+// The hello-world app of the middleware-overhead measurements, built once for both: app.mjs serves it
+// over HTTP, stack-work.mjs feeds its server a connection in process. GET /hello answers
+// `{ hello, on }`; with a flags client the framework's Rupaya plugin/middleware is installed (request
+// recording on) and the handler evaluates `flagKey` with `req.evaluateFlag`; without one, the same
+// handler answers without either.
+import { createServer } from 'node:http';
+
+/** `{ server, listen }`: the app's (not yet listening) HTTP server, and `listen()` → its loopback port. */
+export async function helloApp(framework, client, flagKey) {
+  if (framework === 'fastify') {
+    const { default: Fastify } = await import('fastify');
+    const app = Fastify({ logger: false });
+    if (client) {
+      const { flagsPlugin } = await import('@rupaya/flags-fastify');
+      await app.register(flagsPlugin, { client });
+      app.get('/hello', async (request) => ({ hello: 'world', on: request.evaluateFlag(flagKey).enabled }));
+    } else {
+      app.get('/hello', async () => ({ hello: 'world', on: false }));
+    }
+    await app.ready();
+    return {
+      server: app.server,
+      listen: async () => {
+        await app.listen({ host: '127.0.0.1', port: 0 });
+        return app.server.address().port;
+      },
+    };
+  }
+  const { default: express } = await import('express');
+  const app = express();
+  if (client) {
+    const { flagsMiddleware } = await import('@rupaya/flags-express');
+    app.use(flagsMiddleware({ client }));
+    // Synchronous like the plain app's handler: evaluateFlag returns the result itself.
+    app.get('/hello', (req, res) => {
+      res.json({ hello: 'world', on: req.evaluateFlag(flagKey).enabled });
+    });
+  } else {
+    app.get('/hello', (_req, res) => res.json({ hello: 'world', on: false }));
+  }
+  const server = createServer(app);
+  return {
+    server,
+    listen: () =>
+      new Promise((resolve) => {
+        server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+      }),
+  };
+}
