@@ -36,32 +36,91 @@ export interface FlagsPluginOptions {
 
 /** The request's flags: a decorated slot on Fastify's request (null until first use), and on its response. */
 const kFlags = Symbol('rupaya.flags');
-/** On the raw request: its response (set when the server received it). */
+/** On a raw request that is not its connection's current one: its response. */
 const kResponse = Symbol('rupaya.response');
-/** On the raw response: `performance.now()` when the server received the request. */
+/**
+ * `performance.now()` when the server received the request: on the connection for the request
+ * whose response is the connection's current one (the usual case), else on the raw request.
+ */
 const kArrival = Symbol('rupaya.arrival');
 
-type RawResponse = ServerResponse & { [kFlags]?: RequestFlags<FastifyRequest>; [kArrival]?: number };
-type RawRequest = IncomingMessage & { [kResponse]?: RawResponse };
+type RawResponse = ServerResponse & { [kFlags]?: RequestFlags<FastifyRequest>; req?: unknown };
+/** Node's socket of an HTTP/1 connection: `_httpMessage` is the response it is sending now. */
+type RawSocket = { _httpMessage?: RawResponse | null; [kArrival]?: number };
+type RawRequest = IncomingMessage & { [kResponse]?: RawResponse; [kArrival]?: number };
 type WithSlot = FastifyRequest & { [kFlags]: RequestFlags<FastifyRequest> | null };
 
 /**
- * First listener of the server's 'request' event: notes when the request arrived and which response
- * is its own, so the latency recorded starts where the request did although the request's flags
- * are only created when the request first uses them.
+ * Sees every request before Fastify does: notes when it arrived and which response is its own, so
+ * the latency recorded starts where the request did although the request's flags are only
+ * created when the request first uses them. Nothing is added to Node's request and response
+ * objects in the usual case (each added property costs the object a new hidden class and a larger
+ * property store, on every request): an HTTP/1 connection sends one response at a time, so the
+ * arrival of the request whose response is the connection's current one is kept on the
+ * connection, and the response is found there again (`_httpMessage`). Requests pipelined behind
+ * another one, HTTP/2 streams and injected requests keep both on the request itself.
  */
 function onServerRequest(req: RawRequest, res: RawResponse): void {
-  req[kResponse] = res;
-  res[kArrival] = performance.now();
+  const arrival = performance.now();
+  const socket = req.socket as RawSocket | null;
+  if (socket != null && socket._httpMessage === res) socket[kArrival] = arrival;
+  else {
+    req[kResponse] = res;
+    req[kArrival] = arrival;
+  }
 }
 
-/** Servers whose 'request' event `onServerRequest` already listens to. */
+/** The response of `req` as `onServerRequest` left it (none: not seen, or its response has ended). */
+function responseOf(req: RawRequest): RawResponse | undefined {
+  const own = req[kResponse];
+  if (own !== undefined) return own;
+  const current = (req.socket as RawSocket | null)?._httpMessage;
+  return current != null && current.req === req ? current : undefined;
+}
+
+/** When `req` arrived, once `responseOf(req)` found its response. */
+function arrivalOf(req: RawRequest): number | undefined {
+  return req[kResponse] !== undefined ? req[kArrival] : (req.socket as RawSocket | null)?.[kArrival];
+}
+
+/** Servers whose requests `onServerRequest` already sees. */
 const watched = new WeakSet<object>();
 
+type RequestListener = (this: unknown, req: RawRequest, res: RawResponse) => void;
+interface RequestEmitter {
+  rawListeners?: (event: string) => unknown[];
+  removeListener?: (event: string, fn: RequestListener) => unknown;
+  prependListener?: (event: string, fn: RequestListener) => unknown;
+  on?: (event: string, fn: RequestListener) => unknown;
+}
+
+/**
+ * Makes `onServerRequest` see every request of `server` before Fastify does. The server's one
+ * 'request' listener (Fastify's handler) is replaced by a function that calls `onServerRequest`
+ * and then it: a second listener would make Node copy the listener array on every request and call
+ * through it. With other listeners present (or a listener added with `once`), `onServerRequest` is
+ * prepended as a listener of its own instead.
+ */
 function watchArrivals(server: unknown): void {
-  const emitter = server as { prependListener?: (event: string, fn: typeof onServerRequest) => unknown };
+  const emitter = server as RequestEmitter | undefined;
   if (typeof emitter?.prependListener !== 'function' || watched.has(emitter)) return;
   watched.add(emitter);
+  const listeners = typeof emitter.rawListeners === 'function' ? emitter.rawListeners('request') : [];
+  const handler = listeners.length === 1 ? listeners[0] : undefined;
+  if (
+    typeof handler === 'function' &&
+    typeof emitter.removeListener === 'function' &&
+    typeof emitter.on === 'function' &&
+    !('listener' in handler) // not a `once` wrapper
+  ) {
+    const inner = handler as RequestListener;
+    emitter.removeListener('request', inner);
+    emitter.on('request', function (this: unknown, req: RawRequest, res: RawResponse) {
+      onServerRequest(req, res);
+      inner.call(this, req, res);
+    });
+    return;
+  }
   emitter.prependListener('request', onServerRequest);
 }
 
@@ -110,15 +169,15 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
 
   // No onRequest hook: with any hook, Fastify runs its hook runner on every request (three closures
   // and a callback chain), which cost more than everything the plugin does. A request's flags are
-  // created on first use instead, through the `flags` getter; a request that uses no flag costs the
-  // 'request' listener above and nothing else.
+  // created on first use instead, through the `flags` getter; a request that uses no flag costs
+  // `onServerRequest` and nothing else.
   watchArrivals(fastify.server);
   const createFlags = (request: WithSlot): RequestFlags<FastifyRequest> => {
     const raw = request.raw as RawRequest;
-    // Undefined for a request the server did not announce (injected, unless `injectedRequests`):
-    // evaluated as usual, not recorded.
-    const res = raw[kResponse];
-    const flags = new RequestFlags<FastifyRequest>(client, contextOf, request, res?.[kArrival]);
+    // Undefined for a request the server did not announce (injected, unless `injectedRequests`),
+    // and for one whose response has already ended: evaluated as usual, not recorded.
+    const res = responseOf(raw);
+    const flags = new RequestFlags<FastifyRequest>(client, contextOf, request, res && arrivalOf(raw));
     request[kFlags] = flags;
     if (record && res !== undefined) {
       res[kFlags] = flags;
@@ -143,7 +202,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   if (injected || capture) {
     fastify.addHook('onRequest', (request, reply, next) => {
       const raw = request.raw as RawRequest;
-      if (injected && raw[kResponse] === undefined) onServerRequest(raw, reply.raw as RawResponse);
+      if (injected && responseOf(raw) === undefined) onServerRequest(raw, reply.raw as RawResponse);
       if (capture) client.runInRequest(request.flags.scope, next);
       else next();
     });

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect } from 'node:net';
 import type { Flag, MetricsBatch, Snapshot } from '@rupaya/flags-core';
 import { LatencySketch } from '@rupaya/flags-core';
 import { createClient, type FlagsClient, silentLogger, snapshotChecksum } from '@rupaya/flags-node';
@@ -37,6 +37,7 @@ let cp: Server;
 let received: { path: string; body: Record<string, unknown> }[];
 let client: FlagsClient;
 let app: FastifyInstance;
+let afterReply: Promise<unknown> | undefined;
 
 beforeEach(async () => {
   received = [];
@@ -88,6 +89,18 @@ beforeEach(async () => {
     return { variant: request.flags.variant('experiment.checkout') };
   });
   app.get('/plain', async () => ({ flags: 'none used' }));
+  app.get('/slow-plain', async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    return { flags: 'none used' };
+  });
+  app.get('/after-reply', (request, reply) => {
+    reply.send({ sent: true });
+    // Flags first used once the response has ended (on a pipelined connection, the next response
+    // is the connection's current one by then): evaluated, not recorded against another response.
+    afterReply = new Promise((r) => setTimeout(r, 30)).then(() =>
+      request.flags.variant('experiment.checkout'),
+    );
+  });
   app.get('/slow', async (request, reply) => {
     request.flags.variant('experiment.checkout');
     await new Promise((r) => setTimeout(r, 300));
@@ -219,6 +232,82 @@ describe('flagsPlugin', () => {
     expect(sketch.quantile(0.5)).toBeGreaterThanOrEqual(145);
     // A request that used no flag is served as usual and not recorded.
     expect(windows.some((w) => w.endpoint === 'GET /plain')).toBe(false);
+  });
+
+  it('pipelined requests on one connection each get their own arrival and response', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = new URL(address);
+    const socket = netConnect(Number(port), '127.0.0.1');
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (data += c));
+    const responses = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`got: ${data}`)), 5000);
+        const check = () => {
+          if ((data.match(/HTTP\/1\.1 /g) ?? []).length >= n) {
+            clearTimeout(timer);
+            socket.off('data', check);
+            resolve();
+          }
+        };
+        socket.on('data', check);
+        check();
+      });
+    const request = (path: string, user: string) =>
+      `GET ${path} HTTP/1.1\r\nHost: t\r\nx-user-id: ${user}\r\n\r\n`;
+    // Three requests in one write: the second and third wait behind the first (150 ms) while their
+    // handlers have already run; the first is the connection's current response.
+    socket.write(request('/late', 'p-1') + request('/fail', 'p-2') + request('/late', 'p-3'));
+    await responses(3);
+    expect(data.match(/HTTP\/1\.1 (\d+)/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 503', 'HTTP/1.1 200']);
+    socket.write(request('/after-reply', 'p-5') + request('/slow-plain', 'p-6'));
+    await responses(5);
+    expect(await afterReply).toBe(client.variant('experiment.checkout', { userId: 'p-5' }));
+    // Later, on the same connection: a request of its own, not timed from the pipelined ones.
+    await new Promise((r) => setTimeout(r, 400));
+    socket.write(request('/late', 'p-4'));
+    await responses(6);
+    socket.end();
+    await new Promise((r) => setTimeout(r, 50));
+    await client.close();
+    const windows = sentWindows();
+    const late = windows.filter((w) => w.endpoint === 'GET /late');
+    expect(late.reduce((a, w) => a + w.requests, 0)).toBe(3);
+    expect(windows.some((w) => w.endpoint === 'GET /after-reply')).toBe(false);
+    const lateLatency = late.map((w) => LatencySketch.fromSerialized(w.latency));
+    expect(Math.min(...lateLatency.map((l) => l.min))).toBeGreaterThanOrEqual(145);
+    expect(Math.max(...lateLatency.map((l) => l.max))).toBeLessThan(390);
+    const fail = windows.filter((w) => w.endpoint === 'GET /fail');
+    expect(fail.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    expect(fail.reduce((a, w) => a + w.errors, 0)).toBe(1);
+    // Its handler answered at once, but its response waited for the first one's.
+    expect(LatencySketch.fromSerialized(fail[0]!.latency).min).toBeGreaterThanOrEqual(140);
+  });
+
+  it("sees requests through the server's own listener, or a listener of its own next to others", async () => {
+    // The usual server: Fastify's handler stays the only 'request' listener (wrapped).
+    expect(app.server.listenerCount('request')).toBe(1);
+    const other = Fastify();
+    const seen: string[] = [];
+    other.server.on('request', (req: { url?: string }) => seen.push(req.url ?? ''));
+    await other.register(flagsPlugin, { client });
+    other.get('/other', async (request) => {
+      await new Promise((r) => setTimeout(r, 60));
+      return { variant: request.flags.variant('experiment.checkout') };
+    });
+    const address = await other.listen({ port: 0, host: '127.0.0.1' });
+    expect(other.server.listenerCount('request')).toBe(3);
+    const res = await fetch(`${address}/other`, { headers: { 'x-user-id': 'u-other' } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(seen).toEqual(['/other']);
+    await new Promise((r) => setTimeout(r, 50));
+    await other.close();
+    await client.close();
+    const windows = sentWindows().filter((w) => w.endpoint === 'GET /other');
+    expect(windows.reduce((a, w) => a + w.requests, 0)).toBe(1);
+    expect(LatencySketch.fromSerialized(windows[0]!.latency).min).toBeGreaterThanOrEqual(55);
   });
 
   it('evaluates injected requests; records them only with injectedRequests', async () => {

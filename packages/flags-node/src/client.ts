@@ -43,15 +43,25 @@ interface FlagMeta {
   targeted: boolean;
 }
 
+const NOTHING_SERVED: readonly ServedFlag[] = Object.freeze([]);
+
 /** Per-request collector of what the request was served (see `runInRequest`). */
 export class RequestScope {
-  readonly served: ServedFlag[] = [];
+  /**
+   * What the request was served, first entry per flag. Shared and empty until the first entry (most
+   * requests are served one flag or none: no array with room for sixteen is allocated for them).
+   */
+  served: readonly ServedFlag[] = NOTHING_SERVED;
 
   /** Keeps the first entry of each flag. A scan, not a Set: a request is served a few flags at most. */
   add(entry: ServedFlag): void {
     const served = this.served;
+    if (served === NOTHING_SERVED) {
+      this.served = [entry];
+      return;
+    }
     for (let i = 0; i < served.length; i++) if (served[i]!.flag === entry.flag) return;
-    served.push(entry);
+    (served as ServedFlag[]).push(entry);
   }
 }
 
@@ -85,6 +95,9 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private current: Snapshot | undefined;
   private evaluator: Evaluator | undefined;
   private meta = new Map<string, FlagMeta>();
+  /** One-entry memo of `meta` (a request path evaluates the same flag over and over). */
+  private lastMetaKey: string | undefined;
+  private lastMeta: FlagMeta | undefined;
   private source: SnapshotSource | undefined;
   private environment: string | undefined;
   private etag: string | undefined;
@@ -248,10 +261,9 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     if (!evaluator) {
       return { key, enabled: false, variant: null, value: undefined, reason: 'NOT_READY', revision: 0 };
     }
-    let result = evaluator.evaluate(key, context);
-    if (this.stale && result.reason !== 'NOT_FOUND' && result.reason !== 'ERROR') {
-      result = { ...result, reason: 'STALE' };
-    }
+    const result = evaluator.evaluate(key, context);
+    // core's evaluate returns a fresh object on every call: marked in place, not copied.
+    if (this.stale && result.reason !== 'NOT_FOUND' && result.reason !== 'ERROR') result.reason = 'STALE';
     if (result.reason !== 'NOT_FOUND') this.observe(key, result, context, scope);
     return result;
   }
@@ -284,7 +296,13 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     context: EvaluationContext,
     scope: RequestScope | undefined,
   ): void {
-    const meta = this.meta.get(key);
+    let meta: FlagMeta | undefined;
+    if (key === this.lastMetaKey) meta = this.lastMeta;
+    else {
+      meta = this.meta.get(key);
+      this.lastMetaKey = key;
+      this.lastMeta = meta;
+    }
     const metrics = this.metrics;
     if (metrics) metrics.recordEvaluation(key, result.variant);
     if (result.cohort === undefined && !result.inExperiment) return;
@@ -406,6 +424,8 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     if (previous !== snapshot) {
       this.evaluator = createEvaluator(snapshot);
       this.meta = buildMeta(snapshot);
+      this.lastMetaKey = undefined;
+      this.lastMeta = undefined;
       this.current = snapshot;
     }
     this.environment ??= snapshot.environment;

@@ -15,19 +15,26 @@ export const CONTEXT_HEADERS: Readonly<Record<string, string>> = {
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
-/** `CONTEXT_HEADERS` as pairs, built once (not an `Object.entries` per request). */
-const HEADER_PAIRS: readonly (readonly [string, string])[] = Object.entries(CONTEXT_HEADERS);
+/** A header's value as a context attribute: the first of repeated values; empty is none. */
+function headerValue(raw: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  return value === '' ? undefined : value;
+}
 
-/** Default context of a request: `req.user.id` as `userId`, plus the documented headers. */
+/**
+ * Default context of a request: `req.user.id` as `userId`, plus the headers of `CONTEXT_HEADERS`.
+ * Written out attribute by attribute (a test holds it to the table): named stores into a fresh
+ * object cost a fraction of a loop of computed-key reads and writes, on every request.
+ */
 export function defaultRequestContext(req: { user?: unknown; headers: HeaderBag }): EvaluationContext {
-  const ctx: EvaluationContext = {};
   const headers = req.headers;
-  for (let i = 0; i < HEADER_PAIRS.length; i++) {
-    const [header, attribute] = HEADER_PAIRS[i]!;
-    const raw = headers[header];
-    const value = Array.isArray(raw) ? raw[0] : raw;
-    if (value !== undefined && value !== '') ctx[attribute] = value;
-  }
+  const ctx: EvaluationContext = {};
+  const userId = headerValue(headers['x-user-id']);
+  if (userId !== undefined) ctx.userId = userId;
+  const orgId = headerValue(headers['x-org-id']);
+  if (orgId !== undefined) ctx.orgId = orgId;
+  const sessionId = headerValue(headers['x-session-id']);
+  if (sessionId !== undefined) ctx.sessionId = sessionId;
   const user = req.user as { id?: unknown } | undefined;
   if (user && user.id !== undefined && user.id !== null) ctx.userId = String(user.id);
   return ctx;

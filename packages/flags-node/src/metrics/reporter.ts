@@ -63,6 +63,13 @@ function isSeriesOf(
   );
 }
 
+/** How often one flag was evaluated, per variant served (null: none). */
+interface EvaluationCounts {
+  readonly flag: string;
+  readonly variants: (string | null)[];
+  readonly counts: number[];
+}
+
 export class MetricsReporter {
   private readonly outbox: Outbox;
   private readonly backoff: Backoff;
@@ -80,7 +87,10 @@ export class MetricsReporter {
   /** Unit sketch of each (window, flag, cohort/variant, stage), shared by its endpoint windows. */
   private readonly unitSeries = new Map<string, { sketch: UnitSketch; end: number }>();
   private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
-  private evaluations = new Map<string, Map<string | null, number>>();
+  /** Evaluations per flag: the variants seen and a count for each (parallel arrays, a flag has few). */
+  private evaluations = new Map<string, EvaluationCounts>();
+  /** The last flag counted: evaluations come in runs of one flag, so most skip the map lookup. */
+  private lastEvaluated: EvaluationCounts | undefined;
   private exposures: Exposure[] = [];
   private exposureWindow = -1;
   private readonly exposureSeen = new Set<string>();
@@ -240,9 +250,24 @@ export class MetricsReporter {
   }
 
   recordEvaluation(flag: string, variant: string | null): void {
-    let perVariant = this.evaluations.get(flag);
-    if (!perVariant) this.evaluations.set(flag, (perVariant = new Map()));
-    perVariant.set(variant, (perVariant.get(variant) ?? 0) + 1);
+    let counts = this.lastEvaluated;
+    if (counts === undefined || counts.flag !== flag) {
+      counts = this.evaluations.get(flag);
+      if (counts === undefined) {
+        counts = { flag, variants: [], counts: [] };
+        this.evaluations.set(flag, counts);
+      }
+      this.lastEvaluated = counts;
+    }
+    const { variants } = counts;
+    for (let i = 0; i < variants.length; i++) {
+      if (variants[i] === variant) {
+        counts.counts[i]!++;
+        return;
+      }
+    }
+    variants.push(variant);
+    counts.counts.push(1);
   }
 
   /**
@@ -330,10 +355,12 @@ export class MetricsReporter {
       }
     }
     const evaluations: NonNullable<MetricsBatch['evaluations']> = [];
-    for (const [flag, perVariant] of this.evaluations) {
-      for (const [variant, count] of perVariant) evaluations.push({ flag, variant, count });
+    for (const { flag, variants, counts } of this.evaluations.values()) {
+      for (let i = 0; i < variants.length; i++)
+        evaluations.push({ flag, variant: variants[i]!, count: counts[i]! });
     }
     this.evaluations = new Map();
+    this.lastEvaluated = undefined;
     if (this.exposures.length > 0) {
       const exposures = this.exposures;
       this.exposures = [];
