@@ -235,6 +235,40 @@ describe('request metrics', () => {
     ]);
   });
 
+  it('counts evaluations per flag and variant exactly, interleaved and across flushes', async () => {
+    acceptAll();
+    const { r } = reporter({});
+    const calls: [string, string | null][] = [
+      ['f.a', 'on'],
+      ['f.b', 'x'],
+      ['f.a', 'on'],
+      ['f.a', 'off'],
+      ['f.b', null],
+      ['f.b', 'x'],
+      ['f.a', 'on'],
+    ];
+    for (const [flag, variant] of calls) r.recordEvaluation(flag, variant);
+    await r.flush({ final: false });
+    r.recordEvaluation('f.a', 'on'); // counted from zero in the next batch, not lost to a memo
+    r.recordEvaluation('f.c', 'on');
+    await r.close();
+    const sorted = (b: MetricsBatch) =>
+      [...(b.evaluations ?? [])].sort((x, y) =>
+        `${x.flag}${x.variant}`.localeCompare(`${y.flag}${y.variant}`),
+      );
+    const [first, second] = metricsBatches();
+    expect(sorted(first!)).toEqual([
+      { flag: 'f.a', variant: 'off', count: 1 },
+      { flag: 'f.a', variant: 'on', count: 3 },
+      { flag: 'f.b', variant: null, count: 1 },
+      { flag: 'f.b', variant: 'x', count: 2 },
+    ]);
+    expect(sorted(second!)).toEqual([
+      { flag: 'f.a', variant: 'on', count: 1 },
+      { flag: 'f.c', variant: 'on', count: 1 },
+    ]);
+  });
+
   it('reports evaluation counts and gauges', async () => {
     acceptAll();
     const { r } = reporter({ dbPool: () => ({ saturationPercent: 42.5, waiters: 3 }) });
