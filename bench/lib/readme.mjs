@@ -61,27 +61,25 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
 - **Middleware (issue 5):** the SDK's HTTP runs on a worker thread: one \`undici.request\` on a
   Fastify hello-world's main thread costs it 14–17% of its requests per second for the rest of its
   life, and the same client on a worker thread costs nothing measurable (the "inline" columns keep
-  that control in every run). Since 2026-11-26 10:50 the overhead runs are pinned (the app under load
-  alone on one core, autocannon and the control plane on the other): the plain Fastify app's rounds
-  then vary by ≈ 5% (coefficient of variation) instead of ≈ 11%. Also since then the Fastify plugin
-  adds no \`onRequest\` hook (an empty hook alone cost the hello-world 0.4–0.7 µs of CPU per request:
-  Fastify's hook runner); a request's flags are created on first use and a listener first on the
-  server's \`request\` event notes its arrival. Three runs within an hour, same plugin code
-  (rps lost by medians / paired): 10:50 Fastify 7.8% / 6.5%, Express 4.3% / 4.3%; 11:31 (host slower,
-  plain Fastify ≈ 41k rps) Fastify 1.8% / 8.7%, Express −2.3% / 3.2%; 11:44 (the table) Fastify
-  7.8% / 12.1%, Express 18.7% / 11.5%. Estimators disagreeing by up to 7 points within one run, and
-  Express swinging from −2% to 19%, is the noise. The steadier figure is the new in-process row
-  ("through its HTTP stack, no network"): the Fastify plugin costs ≈ 1.2 µs of CPU per request
-  through Node's and Fastify's real request handling (plugin processes 8.5–9.2 µs, plain 7.0–8.3 µs
-  with one outlier), against 0.45–0.58 µs of its own code measured with plain objects; over the
-  network a hello-world request costs 15–22 µs, so ≈ 6–9% — the Fastify target is not met. On
-  Express the same in-process measurement shows the process lottery itself: plain processes at
-  ≈ 80 or ≈ 110 µs per request for their whole life. The plugin's own code is 0.45 µs per
-  request in one process without HTTP (the sdk-work row) and ≈ 0.75 µs in a CPU profile of the app
-  under load (recording the request at 'close' ≈ 0.35 µs, of it the metrics window ≈ 0.2 µs; the
-  clock reads ≈ 0.1 µs); the rest of the difference is spread thinly over V8 and Node internals and
-  is not attributable in profiles. Two identical builds of the plugin, run side by side in one
-  scratch run, came out at 3.1% and 10.3% paired: on this VM a single run cannot separate 5% from 8%.
+  that control in every run). The overhead runs are pinned (the app under load alone on one core,
+  autocannon and the control plane on the other). The Fastify plugin adds no \`onRequest\` hook (an
+  empty hook alone cost the hello-world 0.4–0.7 µs of CPU per request: Fastify's hook runner); a
+  request's flags are created on first use, and the server's request listener (wrapped) notes each
+  request's arrival on its connection, so nothing is added to Node's request and response objects.
+  Since 13:00 the request path is leaner (the default context built with named stores, evaluation
+  counts and flag metadata found without a map lookup when the same flag comes again, no served
+  list until something is served): the SDK's own work per request (sdk-work) went from 0.30 to
+  0.21–0.23 µs. In a scratch run of 11 rounds with both builds side by side, the Fastify plugin cost
+  10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the table's run (13:17)
+  6.2% paired, 7.6% by medians, 0.9 µs — **the Fastify target is not met**. Where the 0.7 µs of the
+  in-process row go (bisected with scratch variants of the app, 7 fresh processes each): evaluating
+  through \`RequestFlags\` with a plain-object request ≈ 0.3 µs, the Fastify glue (decorated
+  request, arrival, response lookup) ≈ 0.2 µs, recording the request at 'close' ≈ 0.17 µs; in the
+  app under load the same work costs about twice what it costs in a tight loop (cache and
+  branch-predictor state after Node's and Fastify's own work), and the clock reads alone are
+  ≈ 35 ns each on this VM. Express in this run: 6.9% / 5.3% (it met the target in two of the
+  three runs of the morning and missed it in the third; its plain processes run at ≈ 80 or ≈ 110 µs
+  per request for their whole life, the process lottery, which the in-process row shows too).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
