@@ -7,11 +7,11 @@ import { wallClockAt } from './wall-clock';
  * Headers read by the default context of the Express and Fastify integrations
  * (only when the request has no `req.user.id`): header → context attribute.
  */
-export const CONTEXT_HEADERS: Readonly<Record<string, string>> = {
+export const CONTEXT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-user-id': 'userId',
   'x-org-id': 'orgId',
   'x-session-id': 'sessionId',
-};
+});
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 

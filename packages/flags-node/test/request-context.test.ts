@@ -4,6 +4,7 @@ import { CONTEXT_HEADERS, defaultRequestContext } from '../src/index';
 describe('defaultRequestContext', () => {
   it('reads every header of CONTEXT_HEADERS into its attribute, and nothing else', () => {
     expect(Object.keys(CONTEXT_HEADERS).length).toBeGreaterThan(0);
+    expect(Object.isFrozen(CONTEXT_HEADERS)).toBe(true);
     for (const [header, attribute] of Object.entries(CONTEXT_HEADERS)) {
       const ctx = defaultRequestContext({ headers: { [header]: `v-${header}`, 'x-other': 'no' } });
       expect(ctx).toEqual({ [attribute]: `v-${header}` });
