@@ -34,7 +34,7 @@ export interface FlagsPluginOptions {
   injectedRequests?: boolean;
 }
 
-/** The request's flags: a decorated slot on Fastify's request (null until first use), and on its response. */
+/** The request's flags: a decorated slot on Fastify's request (null until first use). */
 const kFlags = Symbol('rupaya.flags');
 /** On a raw request that is not its connection's current one: its response. */
 const kResponse = Symbol('rupaya.response');
@@ -44,7 +44,7 @@ const kResponse = Symbol('rupaya.response');
  */
 const kArrival = Symbol('rupaya.arrival');
 
-type RawResponse = ServerResponse & { [kFlags]?: RequestFlags<FastifyRequest>; req?: unknown };
+type RawResponse = ServerResponse & { req?: unknown };
 /** Node's socket of an HTTP/1 connection: `_httpMessage` is the response it is sending now. */
 type RawSocket = { _httpMessage?: RawResponse | null; [kArrival]?: number };
 type RawRequest = IncomingMessage & { [kResponse]?: RawResponse; [kArrival]?: number };
@@ -146,14 +146,14 @@ function routeOf(request: FastifyRequest): string {
 }
 
 /**
- * 'close' follows 'finish' for a completed response, and comes alone when the client went away
- * first: then the request is recorded as aborted (its latency counts, it is no error).
+ * Records a request when its response closes. 'close' follows 'finish' for a completed response,
+ * and comes alone when the client went away first: then the request is recorded as aborted (its
+ * latency counts, it is no error).
  */
-function onResponseClose(this: RawResponse): void {
-  const flags = this[kFlags];
-  if (!flags || flags.scope.served.length === 0) return;
+function recordClosed(flags: RequestFlags<FastifyRequest>, res: RawResponse): void {
+  if (flags.served.length === 0) return;
   const request = flags.source!;
-  flags.record(routeOf(request), request.method, this.writableEnded ? this.statusCode : ABORTED_STATUS);
+  flags.record(routeOf(request), request.method, res.writableEnded ? res.statusCode : ABORTED_STATUS);
 }
 
 const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, done) => {
@@ -180,8 +180,10 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
     const flags = new RequestFlags<FastifyRequest>(client, contextOf, request, res && arrivalOf(raw));
     request[kFlags] = flags;
     if (record && res !== undefined) {
-      res[kFlags] = flags;
-      res.on('close', onResponseClose);
+      // A closure over the flags rather than the flags written on the response: a property added
+      // to Node's response after it was built gives it another hidden class, and Node's own code
+      // that handles it from then on (writing the head and body, finishing) sees two.
+      res.on('close', () => recordClosed(flags, res));
     }
     return flags;
   };
