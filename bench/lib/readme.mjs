@@ -68,18 +68,20 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   request's arrival on its connection, so nothing is added to Node's request and response objects.
   Since 13:00 the request path is leaner (the default context built with named stores, evaluation
   counts and flag metadata found without a map lookup when the same flag comes again, no served
-  list until something is served): the SDK's own work per request (sdk-work) went from 0.30 to
-  0.21–0.23 µs. In a scratch run of 11 rounds with both builds side by side, the Fastify plugin cost
-  10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the table's run (13:17)
-  6.2% paired, 7.6% by medians, 0.9 µs — **the Fastify target is not met**. Where the 0.7 µs of the
-  in-process row go (bisected with scratch variants of the app, 7 fresh processes each): evaluating
-  through \`RequestFlags\` with a plain-object request ≈ 0.3 µs, the Fastify glue (decorated
-  request, arrival, response lookup) ≈ 0.2 µs, recording the request at 'close' ≈ 0.17 µs; in the
-  app under load the same work costs about twice what it costs in a tight loop (cache and
-  branch-predictor state after Node's and Fastify's own work), and the clock reads alone are
-  ≈ 35 ns each on this VM. Express in this run: 6.9% / 5.3% (it met the target in two of the
-  three runs of the morning and missed it in the third; its plain processes run at ≈ 80 or ≈ 110 µs
-  per request for their whole life, the process lottery, which the in-process row shows too).
+  list until something is served, the response's \`close\` listener a closure over the request's
+  flags instead of a property added to Node's response): the SDK's own work per request (sdk-work)
+  went from 0.30 to 0.21 µs. In a scratch run of 11 rounds with both builds side by side, the
+  Fastify plugin cost 10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the
+  table's run (13:58) 7.3% paired, 7.4% by medians, 0.9 µs — **the Fastify target is not met**.
+  Scratch variants of the plugin app over the network, same run: evaluating without recording
+  3.9% / 0.62 µs, recording with a listener that does nothing 4.6% / 0.71 µs, the full plugin
+  5.3–9.7% / 0.81–1.04 µs; a property added to Node's response object (the flags, or a wrapped
+  \`end\`) cost more than its own store, as Node's code handling the response afterwards sees two
+  hidden classes. In process (the row above), bisected: evaluating through \`RequestFlags\` ≈ 0.3 µs,
+  the Fastify glue ≈ 0.2 µs, recording at 'close' ≈ 0.17 µs; under load the same code costs about
+  twice what it costs in a tight loop, and each of the two clock reads ≈ 35 ns on this VM. Express
+  in the table's run: 4.8% / 4.4% (met; 6.9% / 5.3% in the 13:17 run; its plain processes run at
+  ≈ 80 or ≈ 110 µs per request for their whole life, the process lottery).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
