@@ -31,7 +31,7 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   control-plane and sdk suites therefore start fresh processes in every round and judge by the median
   of per-round ratios; the core suite runs every cell in 5 interleaved passes (fresh processes) and
   reports the median.
-- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 13:05 run
+- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 13:07 run
   on the Intel host (the morning's runs were on an AMD host, where everything ran ≈ 1.5× slower,
   ours and the peers' alike). With 10-character ids every absolute target is met (S1 4.6, S2 27.1,
   S3 35.8, S4 30.9, S5 41.9 ns; 0 bytes per call) and S2, S3, S4 are ≥ 10× flagd-core (13.8×, 14.7×,
@@ -44,7 +44,7 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   host and hashing them 49 ns (the floor rows; V8 re-checks the string's representation on every
   \`charCodeAt\`, and \`TextEncoder.encodeInto\` / \`Buffer#latin1Write\` are C++ calls that cost more
   for these lengths), so no evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. Since
-  13:05 S5's flag keys are what an application passes: string literals, which V8 internalizes
+  13:07 S5's flag keys are what an application passes: string literals, which V8 internalizes
   when it parses them (before, the keys were built at run time, and comparisons V8 had seen on them
   stayed generic character comparisons for good: ours 46.5 → 41.9 ns, flagd-core 339 → 325 ns).
   Earlier changes of 2026-11-26 (all decisions unchanged, bucket for bucket): rollout bounds kept as
@@ -72,7 +72,7 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   flags instead of a property added to Node's response): the SDK's own work per request (sdk-work)
   went from 0.30 to 0.21 µs. In a scratch run of 11 rounds with both builds side by side, the
   Fastify plugin cost 10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the
-  table's run (13:58) 7.3% paired, 7.4% by medians, 0.9 µs — **the Fastify target is not met**.
+  table's run (13:54) 7.3% paired, 7.4% by medians, 0.9 µs — **the Fastify target is not met**.
   Scratch variants of the plugin app over the network, same run: evaluating without recording
   3.9% / 0.62 µs, recording with a listener that does nothing 4.6% / 0.71 µs, the full plugin
   5.3–9.7% / 0.81–1.04 µs; a property added to Node's response object (the flags, or a wrapped
