@@ -78,9 +78,9 @@ function responseOf(req: RawRequest): RawResponse | undefined {
   return current != null && current.req === req ? current : undefined;
 }
 
-/** When `req` arrived, once `responseOf(req)` found its response. */
+/** When `req` arrived, once `responseOf(req)` found its response (kept where its response was). */
 function arrivalOf(req: RawRequest): number | undefined {
-  return req[kResponse] !== undefined ? req[kArrival] : (req.socket as RawSocket | null)?.[kArrival];
+  return req[kArrival] ?? (req.socket as RawSocket | null)?.[kArrival];
 }
 
 /** Servers whose requests `onServerRequest` already sees. */
