@@ -78,6 +78,36 @@ export interface CompiledFlag {
   readonly pickVariant?: (ctx: Context) => string | null;
   /** Set when the flag could not be compiled (invalid): every evaluation is ERROR. */
   readonly error?: string;
+  /**
+   * For a partial rollout or canary stage without targeting: what `isEnabled` needs of it as plain
+   * numbers (see `RolloutGate`), so an evaluator can keep them in flat arrays; else undefined.
+   */
+  readonly gate?: RolloutGate;
+}
+
+/**
+ * Whether a unit is enabled by a partial rollout without targeting, as data: the unit's hash
+ * `murmurHash3Int32(unit, seed)` with its sign bit flipped is at most `inLast` exactly when the unit
+ * is in the treatment (see `rolloutCodeOfHash`). The two booleans are the enabled bits of the
+ * treatment and of everything else: control, none and a context without a unit key all serve the
+ * flag's off variant.
+ */
+export interface RolloutGate {
+  readonly seed: number;
+  readonly inLast: number;
+  readonly bucketBy: string;
+  readonly inEnabled: boolean;
+  readonly outEnabled: boolean;
+}
+
+/** The unit key of a context when it is not a plain non-empty string (numbers, or none). */
+export function slowUnitKey(value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+}
+
+/** `(h ^ SIGN) <= inLast`: the unit with signed hash `h` is in a rollout's treatment (see `RolloutGate`). */
+export function inTreatment(hash: number, inLast: number): boolean {
+  return (hash ^ SIGN) <= inLast;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -172,7 +202,13 @@ function compileValidFlag(flag: Flag): CompiledFlag {
   }));
 
   if (deny === null && allow === null && rules.length === 0) {
-    return { ...base, decide: kind.direct, constant: kind.constant, pickVariant: kind.pickVariant };
+    return {
+      ...base,
+      decide: kind.direct,
+      constant: kind.constant,
+      pickVariant: kind.pickVariant,
+      gate: kind.gate,
+    };
   }
   const denyCode = mk(R.TARGET_DENY, offSlot);
   const allowCode = mk(R.TARGET_ALLOW, onSlot);
@@ -333,6 +369,8 @@ interface KindDecision {
    * hash the kind computes anyway (partial rollouts); undefined where that does not apply.
    */
   withLists?: WithLists;
+  /** `direct` of a partial rollout, as data (see `RolloutGate`). */
+  gate?: RolloutGate;
 }
 
 type WithLists = (
@@ -345,11 +383,6 @@ type WithLists = (
 function always(c: number): KindDecision {
   const decide = () => c;
   return { after: decide, direct: decide, constant: c };
-}
-
-/** The unit key when it is not a plain non-empty string (numbers, or none). */
-function slowUnitKey(value: unknown): string | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
 }
 
 /**
@@ -527,10 +560,11 @@ function kindDecision(
     const missingCode = mk(R.ERROR, offSlot, NONE, 0, 1);
     // The cohort ranges of ARCHITECTURE.md, from the one place that defines them.
     const [controlStart, controlEnd] = controlRange(percent);
+    const inLast = signedLastOf(hashBoundOf(threshold));
     const { direct, zoned, withLists } = rolloutDecision(
       seed,
       bucketBy,
-      signedLastOf(hashBoundOf(threshold)),
+      inLast,
       signedLastOf(hashBoundOf(controlStart)),
       signedLastOf(hashBoundOf(controlEnd)),
       inCode,
@@ -548,6 +582,13 @@ function kindDecision(
       direct,
       constant: -1,
       withLists,
+      gate: {
+        seed,
+        inLast,
+        bucketBy,
+        inEnabled: enabledOf(inCode),
+        outEnabled: enabledOf(noneCode),
+      },
     };
   }
   return always(mk(R.DEFAULT, onSlot));

@@ -784,6 +784,115 @@ describe('isEnabled of rollouts (hash-space bounds)', () => {
     );
   });
 
+  // isEnabled keeps the rollouts without targeting in flat arrays, one index per rollout: many of
+  // them in one snapshot, among flags of other kinds, each with its own seed, bound, attribute and
+  // enabled sides (a boolean flag may serve `false` in its treatment and `true` to everyone else).
+  it('agree with evaluate for many rollouts of every shape in one snapshot, in any order', () => {
+    const rolloutArb = fc.record({
+      percent: fc.integer({ min: 0, max: 100_000 }).map((t) => t / 1000),
+      bucketBy: fc.constantFrom('userId', 'orgId'),
+      inverted: fc.boolean(),
+      salt: fc.option(fc.string({ minLength: 1, maxLength: 8 }), { nil: undefined }),
+      kind: fc.constantFrom('rollout', 'canary', 'on', 'off', 'listed'),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(rolloutArb, { minLength: 1, maxLength: 12 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ userId: fc.string(), orgId: fc.string() }),
+            fc.record({ userId: fc.integer(), orgId: fc.constantFrom('o-1', 'o-2') }),
+            fc.constant({}),
+            fc.constant(null),
+          ),
+          { minLength: 1, maxLength: 20 },
+        ),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 60 }),
+        (shapes, contexts, order) => {
+          const flags: Flag[] = shapes.map((s, i): Flag => {
+            const key = `feature.r${i}`;
+            const variants = s.inverted
+              ? {
+                  variants: [
+                    { key: 'in', value: false },
+                    { key: 'out', value: true },
+                  ],
+                  defaultVariant: 'in',
+                  offVariant: 'out',
+                }
+              : {};
+            const common = { key, type: 'boolean' as const, bucketBy: s.bucketBy, ...variants };
+            const salt = s.salt === undefined ? {} : { salt: s.salt };
+            switch (s.kind) {
+              case 'on':
+                return { ...common, enabled: true };
+              case 'off':
+                return { ...common, enabled: false };
+              case 'canary':
+                return {
+                  ...common,
+                  ...salt,
+                  enabled: true,
+                  stages: [{ percent: s.percent, minDurationSec: 0 }],
+                  canary: { stage: 0, status: 'progressing', stageStartedAt: null },
+                };
+              case 'listed':
+                return {
+                  ...common,
+                  ...salt,
+                  enabled: true,
+                  rolloutPercentage: s.percent,
+                  allowList: ['u-1'],
+                };
+              default:
+                return { ...common, ...salt, enabled: true, rolloutPercentage: s.percent };
+            }
+          });
+          const e = createEvaluator(snapshot(flags));
+          for (const n of order) {
+            const key = flags[n % flags.length]!.key;
+            const ctx = contexts[n % contexts.length];
+            expect(e.isEnabled(key, ctx as never)).toBe(e.evaluate(key, ctx as never).enabled);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a context whose unit-key getter throws is not enabled, and the next call is answered', () => {
+    const e = createEvaluator(
+      snapshot([
+        { key: 'feature.r', type: 'boolean', enabled: true, rolloutPercentage: 100 - 1e-3 },
+        {
+          key: 'feature.inverted',
+          type: 'boolean',
+          enabled: true,
+          rolloutPercentage: 1e-3,
+          variants: [
+            { key: 'in', value: false },
+            { key: 'out', value: true },
+          ],
+          defaultVariant: 'in',
+          offVariant: 'out',
+        },
+      ]),
+    );
+    const throwing = Object.defineProperty({}, 'userId', {
+      get() {
+        throw new Error('no user');
+      },
+    });
+    for (const key of ['feature.r', 'feature.inverted']) {
+      expect(e.isEnabled(key, throwing as never)).toBe(false);
+      expect(e.evaluate(key, throwing as never).reason).toBe('ERROR');
+    }
+    // Out of every tiny treatment: the inverted flag serves its `true` to the unit.
+    const outside = users.find((u) => bucketOf('feature.inverted', u) >= 1)!;
+    expect(e.isEnabled('feature.inverted', { userId: outside })).toBe(true);
+    expect(e.isEnabled('feature.inverted', {})).toBe(true); // no unit key: the off variant, true
+  });
+
   it('decide a unit exactly at each side of the treatment and control bounds', () => {
     // Units whose buckets sit right at the edges of a 25% rollout: 24,999 / 25,000 and 74,999 / 75,000
     // (control is [50,000, 75,000)).
