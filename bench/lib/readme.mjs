@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an AMD EPYC host, sdk runs 10:50, 11:31 and 11:44 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 15:10; core run 14:54–15:06 on an AMD EPYC host, sdk run 13:54 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -31,22 +31,30 @@ const notes = `## Notes (state of 2026-11-26 11:10; core run 08:08–08:20 on an
   control-plane and sdk suites therefore start fresh processes in every round and judge by the median
   of per-round ratios; the core suite runs every cell in 5 interleaved passes (fresh processes) and
   reports the median.
-- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 13:07 run
-  on the Intel host (the morning's runs were on an AMD host, where everything ran ≈ 1.5× slower,
-  ours and the peers' alike). With 10-character ids every absolute target is met (S1 4.6, S2 27.1,
-  S3 35.8, S4 30.9, S5 41.9 ns; 0 bytes per call) and S2, S3, S4 are ≥ 10× flagd-core (13.8×, 14.7×,
-  12.6×); S5 is 7.8× flagd-core, whose S5 is its cheapest scenario (half its flags are static, and
-  it skips its rule engine for them). Our S5 is a dictionary lookup of a random key among 1,000
-  (≈ 10 ns, most of it a cache miss on the dictionary's slot; a \`Map\` measured 51 ns for S5 and a
-  custom open-addressing table the same as the dictionary), the unit's hash for the half that roll
-  out, and the call; 10× would need ≤ 32.5 ns here. With 36-character UUIDs S1, S3 and S5 meet their
-  targets, S2 and S4 (57 and 61 ns) do not: reading the 36 characters alone costs 45 ns on this
-  host and hashing them 49 ns (the floor rows; V8 re-checks the string's representation on every
+- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 14:54 run
+  on an AMD EPYC host (the 13:07 run was on an Intel Xeon host, where everything ran faster, ours
+  and the peers' alike: S2 27.1 there, 30.7 here). With 10-character ids every absolute target is
+  met (S1 4.9, S2 30.7, S3 40.7, S4 35.2, S5 43.5 ns; 0 bytes per call) and S2, S3, S4 are ≥ 10×
+  flagd-core (12.9×, 14.5×, 12.5×); **S5 is 8.1× flagd-core, not 10×** (7.8× at 13:07 on the Intel
+  host), flagd-core's S5 being its cheapest scenario (half its flags are static, and it skips its
+  rule engine for them). Since 15:00 \`isEnabled\` keeps rollouts without targeting as data (an
+  index into flat arrays of seeds and bounds) instead of closures: S5 44.6 → 41.5 ns in three
+  side-by-side runs on this host, S2 unchanged. What is left of our S5, measured apart on this host
+  (random keys among 1,000): the dictionary lookup of a random key ≈ 13 ns (all-on flags: 17.7 ns
+  against S1's 4.9; mostly cache misses on the key's hash and the dictionary slot — a \`Map\`
+  measured 51 ns and a custom open-addressing table the same as the dictionary), the unit's hash
+  for the half that roll out ≈ 20 ns each, and mispredicted branches: which kind of flag comes next
+  and whether it is on are coin tosses (the bench loop's own \`if (result === true) hits++\` alone
+  costs ≈ 5 ns of the 43.5 in a branch-free variant of the loop, which we did not adopt: every
+  product is measured with the loop an application would write). A hash kept under V8's inlining
+  limit (one 4-character block per loop trip) measured the same. 10× would need ≤ 35.4 ns here.
+  With 36-character UUIDs S1, S3 and S5 meet their targets, S2 and S4 (69 and 73 ns here, 57 and
+  61 on the Intel host) do not: reading the 36 characters alone costs 47 ns on this host and
+  hashing them 55 ns (the floor rows; V8 re-checks the string's representation on every
   \`charCodeAt\`, and \`TextEncoder.encodeInto\` / \`Buffer#latin1Write\` are C++ calls that cost more
-  for these lengths), so no evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. Since
-  13:07 S5's flag keys are what an application passes: string literals, which V8 internalizes
-  when it parses them (before, the keys were built at run time, and comparisons V8 had seen on them
-  stayed generic character comparisons for good: ours 46.5 → 41.9 ns, flagd-core 339 → 325 ns).
+  for these lengths), so no evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. S5's
+  flag keys are what an application passes: string literals, which V8 internalizes when it parses
+  them.
   Earlier changes of 2026-11-26 (all decisions unchanged, bucket for bucket): rollout bounds kept as
   small integers in one closure context, allow/deny lists checked through the rollout hash with a
   small hash table before the Sets, \`variant()\` with its own table and pick functions. The worker
