@@ -4,4 +4,4 @@ export * from './rules';
 export * from './semver';
 export * from './time';
 export * from './variants';
-export { compileFlag, type CompiledFlag, unitKeyOf } from './compile';
+export { compileFlag, type CompiledFlag, type RolloutGate, unitKeyOf } from './compile';
