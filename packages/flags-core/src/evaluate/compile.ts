@@ -101,7 +101,7 @@ export interface RolloutGate {
 }
 
 /** The unit key of a context when it is not a plain non-empty string (numbers, or none). */
-export function slowUnitKey(value: unknown): string | undefined {
+function slowUnitKey(value: unknown): string | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
 }
 

@@ -12,7 +12,7 @@ import {
   inTreatment,
   resultOf,
   slotOf,
-  slowUnitKey,
+  unitKeyOf,
 } from './compile';
 import type { Context } from './rules';
 
@@ -148,8 +148,10 @@ export function createEvaluator(snapshot: Snapshot): Evaluator {
     }
   }
   const rolloutEnabled = (i: number, ctx: unknown): boolean => {
-    const v = (typeof ctx === 'object' && ctx !== null ? (ctx as Context) : EMPTY)[gateBucketBy[i]!];
-    const unit = typeof v === 'string' && v.length > 0 ? v : slowUnitKey(v);
+    const unit = unitKeyOf(
+      typeof ctx === 'object' && ctx !== null ? (ctx as Context) : EMPTY,
+      gateBucketBy[i]!,
+    );
     const bits = gateBits[i]!;
     if (unit === undefined) return (bits & 2) !== 0;
     return ((bits >> +!inTreatment(murmurHash3Int32(unit, gateSeeds[i]!), gateLasts[i]!)) & 1) !== 0;
