@@ -1,5 +1,5 @@
 // One product × one scenario × one id shape, in its own process
-// (`node --expose-gc core/worker.mjs <peer> <S1..S5> [uuid|short]`),
+// (`node --expose-gc core/worker.mjs <peer> <S1..S5|S5m> [uuid|short]`),
 // so no product's JIT feedback, heap or timers influence another's. Prints one JSON line.
 import v8 from 'node:v8';
 import { median, quantile } from '../lib/stats.mjs';
@@ -8,7 +8,7 @@ import {
   allowListIds,
   expectedShare,
   keySequence,
-  s5Flags,
+  manyFlags,
   scenarios,
   userIds,
 } from './scenarios.mjs';
@@ -118,12 +118,12 @@ async function allocatedBytes(loop, calls) {
 async function main() {
   const ids = userIds(idShape);
   const allow = allowListIds(ids);
-  const s5 = s5Flags();
+  const s5 = manyFlags(scenario);
   const seq = keySequence();
   const adapter = await import(`./adapters/${peer}.mjs`);
   const instance = await adapter.create(scenario, { allow, s5 });
   const ctxs = ids.map(instance.toContext);
-  const keys = scenario.id === 'S5' ? s5.map((f) => f.key) : null;
+  const keys = s5 ? s5.map((f) => f.key) : null;
 
   // Correctness guard: one pass over the 100k users must return the expected share, and in S3
   // every allow-listed user must be in.

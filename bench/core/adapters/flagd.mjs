@@ -53,7 +53,8 @@ function flagsFor(scenario, { allow, s5 }) {
           },
         },
       };
-    case 'S5': {
+    case 'S5':
+    case 'S5m': {
       const flags = {};
       for (const f of s5) {
         flags[f.key] =

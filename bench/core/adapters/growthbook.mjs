@@ -27,7 +27,8 @@ function featuresFor(scenario, { allow, s5 }) {
           rules: [{ key: scenario.key, variations: ['control', 'variant_a'], weights: [0.5, 0.5] }],
         },
       };
-    case 'S5': {
+    case 'S5':
+    case 'S5m': {
       const features = {};
       for (const f of s5) {
         // GrowthBook has no per-feature kill switch in the SDK payload: an off feature serves false.

@@ -38,6 +38,7 @@ function flagsFor(scenario, { allow, s5 }) {
         base(scenario.key, { variations: ['control', 'variant_a'], offVariation: 0, fallthrough: split(50) }),
       ];
     case 'S5':
+    case 'S5m':
       return s5.map((f) =>
         f.kind === 'on'
           ? base(f.key)

@@ -24,6 +24,7 @@ export function flagsFor(scenario, { allow, s5 }) {
         },
       ];
     case 'S5':
+    case 'S5m':
       return s5.map((f) =>
         f.kind === 'on'
           ? { key: f.key, type: 'boolean', enabled: true }

@@ -42,6 +42,7 @@ function featuresFor(scenario, { allow, s5 }) {
         }),
       ];
     case 'S5':
+    case 'S5m':
       return s5.map((f) =>
         f.kind === 'on'
           ? feature(f.key, [{ name: 'default', parameters: {}, constraints: [] }])
