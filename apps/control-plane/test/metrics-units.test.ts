@@ -7,6 +7,7 @@
 import {
   addUnit,
   alignWindow,
+  type CanaryDecision,
   createUnitSketch,
   estimateUnits,
   parseUnitSketch,
@@ -20,7 +21,7 @@ import { storageKinds } from '../src/index';
 import type { CanaryHealth } from '../src/services/metrics-queries';
 import { rollupAndPrune } from '../src/services/metrics-retention';
 import { batch, buildWindow, canaryAction, createCanary, postMetrics } from './canary-support';
-import { expectError, startTestServer, type TestServer } from './helpers';
+import { expectError, FLAGS, startTestServer, type TestServer } from './helpers';
 
 const W = 1000;
 const STAGES = [
@@ -172,6 +173,57 @@ describe.each(storageKinds)('canary traffic tracking by units on %s', (kind) => 
     expect(Math.abs(c.traffic.unitGap!)).toBeGreaterThan(c.traffic.allowedUnitGap!);
     expect(c.traffic.ok).toBe(false);
     expect(c.health).toBe('degraded');
+  });
+
+  it('the scheduler holds a canary whose treatment and control units do not match (sample ratio mismatch)', async () => {
+    const run = (nowMs: number) => s.cp.app.canaryScheduler.run('manual', nowMs);
+    const stages = [
+      { percent: 10, minDurationSec: 1 },
+      { percent: 100, minDurationSec: 0 },
+    ];
+    const cases = [
+      { key: 'units.srm-balanced', treatmentUsers: 200, extra: {} },
+      { key: 'units.srm-skewed', treatmentUsers: 40, extra: {} },
+      { key: 'units.srm-off', treatmentUsers: 40, extra: { policy: { sampleRatioSigmas: 0 } } },
+    ];
+    const results: Record<string, { outcome: string; decision: CanaryDecision }> = {};
+    for (const c of cases) {
+      await createCanary(s, c.key, c.extra, stages);
+      const started = await canaryAction(s, c.key, 'resume');
+      const from = alignWindow(Date.parse(started.stageStartedAt), W) + W;
+      // The same requests in both cohorts; the treatment's come from `treatmentUsers` users, the
+      // control's from 200 (equal cohorts at 10%: a 40-user treatment means broken assignment).
+      const windows: SerializedWindow[] = [];
+      for (let st = from; st < from + 10 * W; st += W) {
+        windows.push(...instanceWindows(c.key, 'treatment', st, 300, users('t', 0, c.treatmentUsers)));
+        windows.push(...instanceWindows(c.key, 'control', st, 300, users('c', 0, 200)));
+      }
+      expect((await postMetrics(s, sdk, batch(windows))).status).toBe(202);
+      const [r] = (await run(from + 10 * W)).filter((x) => x.key === c.key);
+      results[c.key] = r as { outcome: string; decision: CanaryDecision };
+    }
+    const balanced = results['units.srm-balanced']!;
+    expect(balanced.outcome).toBe('advanced');
+    expect(balanced.decision.stats.unitBalance).toMatchObject({ expectedPercent: 50, ok: true });
+    expect(Math.abs(balanced.decision.stats.unitBalance!.treatmentUnits - 200)).toBeLessThanOrEqual(4);
+    const skewed = results['units.srm-skewed']!;
+    expect(skewed.outcome).toBe('held');
+    expect(skewed.decision.reasons.join(' ')).toMatch(
+      /sample ratio mismatch: the treatment has 40 of the \d+ distinct units/,
+    );
+    expect(skewed.decision.checks.find((x) => x.name === 'comparative.unitBalance')).toMatchObject({
+      passed: false,
+    });
+    // Held, not rolled back: the canary stays at its stage.
+    const flag = await s.call<{ flag: { canary: { stage: number; status: string } } }>(
+      'GET',
+      `${FLAGS}/units.srm-skewed?environment=dev`,
+    );
+    expect(flag.body.flag.canary).toMatchObject({ stage: 0, status: 'progressing' });
+    const off = results['units.srm-off']!;
+    expect(off.outcome).toBe('advanced');
+    expect(off.decision.policy.sampleRatioSigmas).toBe(0);
+    expect(off.decision.stats.unitBalance).toBeNull();
   });
 
   it('an old SDK without unit sketches keeps working: units null, no health problem from missing data', async () => {

@@ -348,7 +348,15 @@ export class CanaryScheduler {
     // Every window that overlaps the stage (the stage sample), or the recent ones when it has no start.
     const since = Number.isFinite(stageStart) ? stageStart - 2 * policy.windowMs : nowMs - lookback;
     const sinceMs = Math.max(since, nowMs - 7 * 86_400_000);
-    const windows = await loadWindows(db, environment, flag.key, sinceMs);
+    // The sample-ratio check reads the cohorts' distinct-unit sketches over the comparison horizon only.
+    const unitsSince =
+      policy.comparisonWindowMs > 0 ? nowMs - policy.comparisonWindowMs - policy.windowMs : sinceMs;
+    const windows = await loadWindows(db, environment, flag.key, sinceMs, 'raw', {
+      units:
+        policy.sampleRatioSigmas > 0
+          ? { sinceMs: Math.max(unitsSince, sinceMs), cohorts: ['treatment', 'control'] }
+          : false,
+    });
     const gauges = await loadGauges(db, environment, sinceMs);
     // A paused canary or a guarded rollout without any traffic has nothing to judge: no record.
     if (windows.length === 0 && (kind === 'guard' || state.canary.status === 'paused')) return null;

@@ -7,6 +7,7 @@ import {
   alignWindow,
   type GaugeWindow,
   type MetricsBatch,
+  type SerializedUnitSketch,
   type SerializedWindow,
   serializeUnitSketch,
   validateSerializedWindow,
@@ -486,8 +487,9 @@ export async function ingestMetricsBatch(
 
 /**
  * Keys of the rows of a flag's raw windows since `sinceMs` (decisions and health read these). Unit
- * sketches are read only when asked (`units: true`, health's traffic tracking): decisions do not use
- * them, so the scheduler neither fetches nor parses them.
+ * sketches are read only when asked: `units: true` for every row (health's traffic tracking), or
+ * `units: { sinceMs, cohorts }` for the rows of those cohorts from that time on (the scheduler's
+ * sample-ratio check, over the comparison horizon only: a sketch is up to 4 KB to fetch and parse).
  */
 export async function loadWindows(
   db: DbOrTx,
@@ -495,11 +497,21 @@ export async function loadWindows(
   flagKey: string,
   sinceMs: number,
   granularity = 'raw',
-  options: { units?: boolean } = {},
+  options: { units?: boolean | { sinceMs: number; cohorts: readonly string[] } } = {},
 ): Promise<SerializedWindow[]> {
   const { unitSketch, ...columns } = getTableColumns(deploymentMetrics);
+  const units = options.units;
+  const unitColumn =
+    units === true
+      ? unitSketch
+      : units && units.cohorts.length > 0
+        ? sql<SerializedUnitSketch | null>`case when ${deploymentMetrics.windowStartMs} >= ${units.sinceMs} and ${deploymentMetrics.cohort} in (${sql.join(
+            units.cohorts.map((c) => sql`${c}`),
+            sql`, `,
+          )}) then ${deploymentMetrics.unitSketch} end`.mapWith(deploymentMetrics.unitSketch)
+        : undefined;
   const rows = await db
-    .select(options.units ? { ...columns, unitSketch } : columns)
+    .select(unitColumn ? { ...columns, unitSketch: unitColumn } : columns)
     .from(deploymentMetrics)
     .where(
       and(

@@ -34,6 +34,8 @@ interface WindowSpec {
   endpoint?: string;
   flag?: string;
   durationMs?: number;
+  /** Unit keys counted in the window's distinct-unit sketch. */
+  units?: readonly string[];
 }
 
 /** Latencies spread evenly over 20–80 ms. */
@@ -55,6 +57,7 @@ function window(spec: WindowSpec): SerializedWindow {
     const isError = Math.floor(((i + 1) * errors) / spec.requests) > Math.floor((i * errors) / spec.requests);
     w.record(latency(i), isError ? { error: true, status: 500, endpoint: 'GET /checkout' } : {});
   }
+  for (const u of spec.units ?? []) w.recordUnit(u);
   return w.toSerialized();
 }
 
@@ -366,6 +369,105 @@ describe('decideCanary: comparative path', () => {
     const recent = decideCanary(state(), windows, { comparisonWindowMs: 60_000 }, NOW);
     expect(recent.action).toBe('advance');
     expect(recent.stats.comparison).toMatchObject({ from: NOW - 60_000, to: NOW, windows: 6 });
+  });
+});
+
+/** `n` unit keys of one cohort, each window of a series gets its own slice (distinct across windows). */
+function withUnits(windows: SerializedWindow[], prefix: string, n: number): SerializedWindow[] {
+  const per = Math.ceil(n / windows.length);
+  return windows.map((w, i) => {
+    const units = Array.from(
+      { length: Math.max(0, Math.min(per, n - i * per)) },
+      (_, j) => `${prefix}-${i * per + j}`,
+    );
+    const agg = WindowAggregate.fromSerialized(w);
+    for (const u of units) agg.recordUnit(u);
+    return agg.toSerialized();
+  });
+}
+
+describe('decideCanary: sample-ratio check (distinct units of treatment and control)', () => {
+  const balanced = (tUnits: number, cUnits: number, requests = 100) => [
+    ...withUnits(series(120_000, 'treatment', requests, 1), 't', tUnits),
+    ...withUnits(series(120_000, 'control', requests, 1), 'c', cUnits),
+  ];
+
+  it('equal cohorts up to 50%: balanced units advance, with the check and its figures', () => {
+    const d = decideCanary(state(), balanced(1000, 1000), {}, NOW);
+    expect(d.action).toBe('advance');
+    expect(check(d, 'comparative.unitBalance')).toMatchObject({
+      path: 'comparative',
+      passed: true,
+      unit: 'percent',
+    });
+    const b = d.stats.unitBalance!;
+    expect(b.expectedPercent).toBe(50);
+    // HyperLogLog estimates: within a few percent of the true 1,000 each.
+    expect(Math.abs(b.treatmentUnits - 1000)).toBeLessThan(50);
+    expect(Math.abs(b.controlUnits - 1000)).toBeLessThan(50);
+    expect(Math.abs(b.gap)).toBeLessThan(b.allowedGap);
+    expect(b.observedPercent).toBeCloseTo((100 * b.treatmentUnits) / (b.treatmentUnits + b.controlUnits), 0);
+  });
+
+  it('a mismatch holds (no advance), names the figures, and is not a rollback', () => {
+    const d = decideCanary(state(), balanced(1500, 700), {}, NOW);
+    expect(d.action).toBe('hold');
+    const c = check(d, 'comparative.unitBalance')!;
+    expect(c.passed).toBe(false);
+    expect(c.observed!).toBeGreaterThan(c.threshold);
+    expect(d.reasons.join(' ')).toMatch(
+      /sample ratio mismatch: the treatment has \d+ of the \d+ distinct units of treatment and control \(6\d\.\d%\), expected 50\.0% ± \d+\.\d points/,
+    );
+    // Everything else is healthy: only this check failed.
+    expect(d.checks.filter((x) => !x.passed).map((x) => x.name)).toEqual(['comparative.unitBalance']);
+  });
+
+  it('the allowed gap follows the policy (sampleRatioSigmas), and 0 turns the check off', () => {
+    const windows = balanced(1500, 700);
+    const off = decideCanary(state(), windows, { sampleRatioSigmas: 0 }, NOW);
+    expect(off.action).toBe('advance');
+    expect(check(off, 'comparative.unitBalance')).toBeUndefined();
+    expect(off.stats.unitBalance).toBeNull();
+    const lax = decideCanary(state(), windows, { sampleRatioSigmas: 100 }, NOW);
+    expect(lax.action).toBe('advance');
+    const strict = decideCanary(state(), balanced(1000, 1000), { sampleRatioSigmas: 4 }, NOW);
+    expect(lax.stats.unitBalance!.allowedGap).toBeGreaterThan(strict.stats.unitBalance!.allowedGap);
+  });
+
+  it('above 50% the control cohort is every other unit: 75% treatment splits 3 to 1', () => {
+    const s = {
+      ...state(),
+      stages: [
+        { percent: 75, minDurationSec: 60 },
+        { percent: 100, minDurationSec: 0 },
+      ],
+    };
+    s.canary = { ...s.canary, stage: 0 };
+    const ok = decideCanary(s, balanced(1500, 500), {}, NOW);
+    expect(ok.stats.unitBalance).toMatchObject({ expectedPercent: 75, ok: true });
+    expect(ok.action).toBe('advance');
+    const even = decideCanary(s, balanced(1000, 1000), {}, NOW);
+    expect(even.action).toBe('hold');
+    expect(even.stats.unitBalance).toMatchObject({ expectedPercent: 75, ok: false });
+  });
+
+  it('fewer than 100 units in all are not judged; without unit sketches there is no check', () => {
+    const few = decideCanary(state(), balanced(60, 20), {}, NOW);
+    expect(check(few, 'comparative.unitBalance')).toMatchObject({ passed: true });
+    expect(few.action).toBe('advance');
+    const none = decideCanary(state(), healthy(), {}, NOW);
+    expect(check(none, 'comparative.unitBalance')).toBeUndefined();
+    expect(none.stats.unitBalance).toBeNull();
+  });
+
+  it('a breach still rolls back under a mismatch (rolling back is always safe)', () => {
+    const windows = [
+      ...withUnits(series(120_000, 'treatment', 100, 20), 't', 1500),
+      ...withUnits(series(120_000, 'control', 100, 1), 'c', 700),
+    ];
+    const d = decideCanary(state(), windows, {}, NOW);
+    expect(d.action).toBe('rollback');
+    expect(check(d, 'comparative.unitBalance')!.passed).toBe(false);
   });
 });
 

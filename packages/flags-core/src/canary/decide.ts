@@ -7,16 +7,20 @@
 // - Comparative path (stages below 100%): treatment worse than control at level `alpha`, one-sided:
 //   errors by the pooled two-proportion z-test, latency by a z-test on the share of treatment
 //   requests above the control cohort's P95 against the 5% expected under no difference → rollback.
+//   A sample-ratio mismatch (treatment and control distinct units far from their expected ratio)
+//   holds: the comparison cannot be trusted.
 // - Advance (complete at the last stage) only when the stage's minimum duration has passed, the
 //   stage has ≥ `minSampleSize` treatment requests, treatment traffic is current, and every check
 //   passes. Missing data is never a pass: no traffic holds, it never advances.
 
 import type { GaugeWindow, SerializedWindow } from '../metrics/types';
+import { unitSketchStandardError } from '../metrics/units';
 import { WindowAggregate } from '../metrics/window';
 import type { CanaryStage, CanaryState } from '../snapshot/types';
 import { normal } from '../stats/normal';
 import { twoProportionZTest } from '../stats/proportions';
 import { type CanaryPolicyInput, type ResolvedCanaryPolicy, resolvePolicy } from './policy';
+import { trafficShare } from './traffic';
 
 /** What `decideCanary` needs of a canary flag (a snapshot `Flag` with stages and canary fits). */
 export interface CanaryDecisionState {
@@ -40,11 +44,14 @@ export type GaugeName = 'heapUsedPercent' | 'cpuPercent' | 'eventLoopDelayP99Ms'
 export interface CanaryCheck {
   /**
    * `stage.minDuration`, `stage.sampleSize`, `traffic.current`, `fast.errorRate`, `fast.p99`,
-   * `fast.<gauge>`, `comparative.errorRate`, `comparative.latencyTail`.
+   * `fast.<gauge>`, `comparative.unitBalance`, `comparative.errorRate`, `comparative.latencyTail`.
    */
   name: string;
   path: 'progress' | 'fast' | 'comparative';
-  /** The measured value (latest window for fast checks, p-value for comparative ones); null: no data. */
+  /**
+   * The measured value (latest window for fast checks, p-value for the comparative tests, the gap in
+   * percentage points for `comparative.unitBalance`); null: no data.
+   */
   observed: number | null;
   threshold: number;
   passed: boolean;
@@ -90,6 +97,25 @@ export interface LatencyTestStats {
   expectedShare: number;
 }
 
+/** The sample-ratio check: treatment and control distinct units over the comparison horizon. */
+export interface UnitBalanceStats {
+  /** Distinct units of each cohort (HyperLogLog estimates, rounded). */
+  treatmentUnits: number;
+  controlUnits: number;
+  /** Treatment units ÷ (treatment + control units), percent. */
+  observedPercent: number;
+  /**
+   * What that share should be: 50 up to a 50% stage (the control range is as large as the
+   * treatment), p above it (the control cohort is every other unit).
+   */
+  expectedPercent: number;
+  /** observed − expected, percentage points; and the largest |gap| that is fine. */
+  gap: number;
+  allowedGap: number;
+  /** Within the allowed gap, or fewer than 100 units in all (too few to judge). */
+  ok: boolean;
+}
+
 export interface CanaryDecisionStats {
   stage: number;
   percent: number;
@@ -109,6 +135,8 @@ export interface CanaryDecisionStats {
   } | null;
   errorTest: ErrorTestStats | null;
   latencyTest: LatencyTestStats | null;
+  /** The sample-ratio check (null: off, at 100%, or no unit sketches reported). */
+  unitBalance: UnitBalanceStats | null;
   /** z and p-value of the error-rate test (null when it did not run). */
   z: number | null;
   pValue: number | null;
@@ -191,6 +219,7 @@ export function decideCanary(
     comparison: null,
     errorTest: null,
     latencyTest: null,
+    unitBalance: null,
     z: null,
     pValue: null,
     latestWindowStart: null,
@@ -351,6 +380,23 @@ export function decideCanary(
       treatment: cohortStats(t),
       control: cohortStats(c),
     };
+    const balance = unitBalance(t, c, stage.percent, policy.sampleRatioSigmas);
+    if (balance) {
+      stats.unitBalance = balance;
+      checks.push({
+        name: 'comparative.unitBalance',
+        path: 'comparative',
+        observed: balance.gap,
+        threshold: balance.allowedGap,
+        passed: balance.ok,
+        unit: 'percent',
+      });
+      if (!balance.ok) {
+        reasons.push(
+          `sample ratio mismatch: the treatment has ${balance.treatmentUnits} of the ${balance.treatmentUnits + balance.controlUnits} distinct units of treatment and control (${balance.observedPercent.toFixed(1)}%), expected ${balance.expectedPercent.toFixed(1)}% ± ${balance.allowedGap.toFixed(1)} points; the assignment or the metrics reporting is broken, so the comparison is not trusted and the canary holds`,
+        );
+      }
+    }
     const tn = t?.requests ?? 0;
     const cn = c?.requests ?? 0;
     const min = policy.minRequestsPerWindow;
@@ -566,6 +612,38 @@ function latestRun(slots: Slot[], n: number): Slot[] {
     run.push(s);
   }
   return run;
+}
+
+/**
+ * The sample-ratio check: with deterministic bucketing the control range holds as many units as the
+ * treatment up to 50% (every other unit above), so their distinct units must split in that ratio. Judged
+ * like the health report's traffic share (`trafficShare`: `sigmas` binomial standard deviations plus
+ * the sketches' error, at least 1 point, not below 100 units). Null when off or without unit sketches.
+ */
+function unitBalance(
+  t: WindowAggregate | null,
+  c: WindowAggregate | null,
+  percent: number,
+  sigmas: number,
+): UnitBalanceStats | null {
+  if (!(sigmas > 0) || !(percent > 0 && percent < 100) || !t?.units || !c?.units) return null;
+  const tu = t.unitCount ?? 0;
+  const cu = c.unitCount ?? 0;
+  const expectedPercent = (100 * percent) / (percent + Math.min(percent, 100 - percent));
+  const share = trafficShare(expectedPercent, tu, tu + cu, {
+    sketchError: unitSketchStandardError(Math.min(t.units.p, c.units.p)),
+    sigmas,
+  });
+  if (share.observedPercent === null || share.gap === null || share.allowedGap === null) return null;
+  return {
+    treatmentUnits: Math.round(tu),
+    controlUnits: Math.round(cu),
+    observedPercent: share.observedPercent,
+    expectedPercent,
+    gap: share.gap,
+    allowedGap: share.allowedGap,
+    ok: share.ok,
+  };
 }
 
 function mergeSlots(slots: Slot[], cohort: 'treatment' | 'control'): WindowAggregate | null {

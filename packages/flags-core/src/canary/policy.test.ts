@@ -15,6 +15,7 @@ describe('resolvePolicy', () => {
       windowMs: 10_000,
       comparisonWindowMs: 0,
       latencyToleranceMs: 5,
+      sampleRatioSigmas: 4,
     });
     expect(Object.isFrozen(defaultCanaryPolicy)).toBe(true);
   });

@@ -38,6 +38,7 @@ export const defaultCanaryPolicy: Readonly<ResolvedCanaryPolicy> = Object.freeze
   windowMs: 10_000,
   comparisonWindowMs: 0,
   latencyToleranceMs: 5,
+  sampleRatioSigmas: 4,
 });
 
 type Range = { min: number; max: number; integer?: boolean; minExclusive?: boolean };
@@ -54,6 +55,7 @@ export const canaryPolicyRanges: Readonly<Record<Exclude<keyof ResolvedCanaryPol
   windowMs: { min: 1, max: 86_400_000, integer: true },
   comparisonWindowMs: { min: 0, max: 90 * 86_400_000, integer: true },
   latencyToleranceMs: { min: 0, max: 3_600_000 },
+  sampleRatioSigmas: { min: 0, max: 100 },
 };
 
 const gaugeRange: Range = { min: 0, max: 1e12 };

@@ -10,6 +10,12 @@ describe('traffic share', () => {
     // Sketch error adds 2·(p·ε)²: p = 0.5, n = 1e6, ε = 0.0163.
     const expected = 400 * Math.sqrt(0.25 / 1e6 + 2 * (0.5 * 0.0163) ** 2);
     expect(allowedTrafficGap(50, 1e6, 0.0163)).toBeCloseTo(expected, 10);
+    // Another number of standard deviations: 2 sd = 3 points; trafficShare passes it through.
+    expect(allowedTrafficGap(10, 400, 0, 2)).toBeCloseTo(3, 10);
+    const strict = trafficShare(10, 56, 400, { sigmas: 2 });
+    expect(strict.allowedGap).toBeCloseTo(3, 10);
+    expect(strict.ok).toBe(false);
+    expect(trafficShare(10, 56, 400)).toMatchObject({ ok: true });
   });
 
   it('judges the observed share against the configured percent', () => {

@@ -113,6 +113,7 @@ export const flagJsonSchema = {
         minSampleSize: { type: 'integer', minimum: 0 },
         alpha: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
         windowMs: { type: 'number', exclusiveMinimum: 0 },
+        sampleRatioSigmas: { type: 'number', minimum: 0 },
         gauges: {
           type: 'object',
           properties: {

@@ -98,6 +98,14 @@ export interface CanaryPolicy {
   minSampleSize: number;
   /** Significance level of the comparative path, one-sided (default 0.01). */
   alpha: number;
+  /**
+   * Sample-ratio check of the comparative path: the treatment's share of the distinct units of
+   * treatment + control (HyperLogLog estimates) may be this many standard deviations (plus the
+   * sketches' error) from its expected share before an advance is held — a mismatch means the
+   * assignment or the reporting is broken, so the comparison cannot be trusted. 0 turns the check
+   * off (default 4).
+   */
+  sampleRatioSigmas: number;
   /** Resource gauge limits; a gauge above its limit in `consecutiveWindows` windows is a breach. */
   gauges: {
     /** Heap used / heap limit, percent (default 90). */

@@ -603,6 +603,12 @@ const flagCases: Case[] = [
   ['policy alpha out of range', { ...canaryFlag(), policy: { alpha: 1.5 } }, 'policy.alpha', /at most 1/],
   ['policy alpha zero', { ...canaryFlag(), policy: { alpha: 0 } }, 'policy.alpha', /greater than 0/],
   [
+    'policy sampleRatioSigmas negative',
+    { ...canaryFlag(), policy: { sampleRatioSigmas: -1 } },
+    'policy.sampleRatioSigmas',
+    /at least 0/,
+  ],
+  [
     'policy consecutiveWindows zero',
     { ...canaryFlag(), policy: { consecutiveWindows: 0 } },
     'policy.consecutiveWindows',

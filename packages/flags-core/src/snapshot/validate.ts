@@ -540,6 +540,7 @@ const POLICY_NUMBERS: Record<
   minSampleSize: { min: 0, integer: true },
   alpha: { min: 0, max: 1, exclusiveMin: true },
   windowMs: { min: 0, exclusiveMin: true },
+  sampleRatioSigmas: { min: 0 },
 };
 const GAUGE_NUMBERS = ['heapUsedPercent', 'cpuPercent', 'eventLoopDelayP99Ms', 'dbPoolSaturationPercent'];
 
