@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 15:10; core run 14:54–15:06 on an AMD EPYC host, sdk run 13:54 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 16:40; core run 16:20–16:33 on an Intel Xeon host, sdk run 13:54 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -31,36 +31,33 @@ const notes = `## Notes (state of 2026-11-26 15:10; core run 14:54–15:06 on an
   control-plane and sdk suites therefore start fresh processes in every round and judge by the median
   of per-round ratios; the core suite runs every cell in 5 interleaved passes (fresh processes) and
   reports the median.
-- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 14:54 run
-  on an AMD EPYC host (the 13:07 run was on an Intel Xeon host, where everything ran faster, ours
-  and the peers' alike: S2 27.1 there, 30.7 here). With 10-character ids every absolute target is
-  met (S1 4.9, S2 30.7, S3 40.7, S4 35.2, S5 43.5 ns; 0 bytes per call) and S2, S3, S4 are ≥ 10×
-  flagd-core (12.9×, 14.5×, 12.5×); **S5 is 8.1× flagd-core, not 10×** (7.8× at 13:07 on the Intel
-  host), flagd-core's S5 being its cheapest scenario (half its flags are static, and it skips its
-  rule engine for them). Since 15:00 \`isEnabled\` keeps rollouts without targeting as data (an
-  index into flat arrays of seeds and bounds) instead of closures: S5 44.6 → 41.5 ns in three
-  side-by-side runs on this host, S2 unchanged. What is left of our S5, measured apart on this host
-  (random keys among 1,000): the dictionary lookup of a random key ≈ 13 ns (all-on flags: 17.7 ns
-  against S1's 4.9; mostly cache misses on the key's hash and the dictionary slot — a \`Map\`
-  measured 51 ns and a custom open-addressing table the same as the dictionary), the unit's hash
-  for the half that roll out ≈ 20 ns each, and mispredicted branches: which kind of flag comes next
-  and whether it is on are coin tosses (the bench loop's own \`if (result === true) hits++\` alone
-  costs ≈ 5 ns of the 43.5 in a branch-free variant of the loop, which we did not adopt: every
-  product is measured with the loop an application would write). A hash kept under V8's inlining
-  limit (one 4-character block per loop trip) measured the same. 10× would need ≤ 35.4 ns here.
-  With 36-character UUIDs S1, S3 and S5 meet their targets, S2 and S4 (69 and 73 ns here, 57 and
-  61 on the Intel host) do not: reading the 36 characters alone costs 47 ns on this host and
-  hashing them 55 ns (the floor rows; V8 re-checks the string's representation on every
-  \`charCodeAt\`, and \`TextEncoder.encodeInto\` / \`Buffer#latin1Write\` are C++ calls that cost more
-  for these lengths), so no evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. S5's
-  flag keys are what an application passes: string literals, which V8 internalizes when it parses
-  them.
-  Earlier changes of 2026-11-26 (all decisions unchanged, bucket for bucket): rollout bounds kept as
-  small integers in one closure context, allow/deny lists checked through the rollout hash with a
-  small hash table before the Sets, \`variant()\` with its own table and pick functions. The worker
-  collects garbage once before timing, as a running service does. Allocation figures below 1 B per
-  call are one-off heap growth while V8 re-compiles a loop (10M calls allocate no more than 1M),
-  not per-call allocation.
+- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 16:20 run
+  on an Intel Xeon host that ran slower than the hosts of earlier runs (S1 6.4 ns here, 4.9 on the
+  AMD host at 14:54; flagd-core's S1 105 against 83). Since 16:20 **S5's 1,000 flags are percentage
+  rollouts** (10, 25, 50 or 75%, each its own salt), as the issue's reference figures imply: there
+  every peer's S5 costs more than its S2 (flagd-core 1.42×, GrowthBookClient 1.19×, unleash-client
+  1.15×), and in this run 1,000 rollouts give 1.50×, 1.24×, 1.16× with UUIDs, while the mix of kinds
+  measured as S5 until then (on, off, 25%, 50%; kept as the extra row S5m) gives 0.81×, 0.94×, 0.98×:
+  it made flagd-core's S5 its cheapest scenario and the ratio 8.1× instead of what the issue asks.
+  With 10-character ids every target is met: S1 6.4, S2 37.7, S3 49.0, S4 42.7, S5 60.7 ns, 0 bytes
+  per call, and S2–S5 are 13.9×, 13.8×, 12.6×, 14.1× flagd-core (S5m: 53.7 ns, 8.3×). **With
+  36-character UUIDs only S1 is met on this host**: S2 79.2 and S4 82.9 (≤ 50), S3 89.0 and S5
+  102.4 (≤ 80; S3 was 78.9 on the AMD host), and 7.9×, 11.2×, 7.7×, 9.2× flagd-core. Reading the
+  36 characters alone costs 65.2 ns here and hashing them 71.8 (the floor rows; V8 re-checks the
+  string's representation on every \`charCodeAt\`; \`TextEncoder.encodeInto\` into a reused buffer
+  read 66 ns and \`Buffer#latin1Write\` 82 ns in a scratch run, against 72 for \`charCodeAt\`), so no
+  evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. What the rest of an S5 evaluation
+  costs, measured apart (AMD host): the dictionary lookup of a random key ≈ 13 ns (cache misses on
+  the key's hash and the dictionary slot; a \`Map\` measured 51 ns, a custom open-addressing table
+  the same as the dictionary, and — on this host — a fast-mode object with a megamorphic keyed load 48 ns), and
+  mispredicted branches. S5's flag keys are what an application passes: string literals, which V8
+  internalizes when it parses them. Earlier changes of 2026-11-26 (all decisions unchanged, bucket
+  for bucket): rollouts without targeting kept as data for \`isEnabled\` (an index into flat arrays of
+  seeds and bounds), rollout bounds as small integers, allow/deny lists checked through the rollout
+  hash with a small hash table before the Sets, \`variant()\` with its own table and pick functions.
+  The worker collects garbage once before timing, as a running service does. Allocation figures
+  below 1 B per call are one-off heap growth while V8 re-compiles a loop (10M calls allocate no more
+  than 1M), not per-call allocation.
 - **Control plane (issue 4):** every 200/304 mode is at ≥ 80% of the bare-Fastify ceiling (median of
   5 rounds) on PGlite and Postgres; the 304 path authenticates inline from a memo of the last
   Authorization header and makes per-request loggers only on use. Idle RSS on Postgres with 1,000
