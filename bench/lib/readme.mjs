@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 16:40; core run 16:20–16:33 on an Intel Xeon host, sdk run 13:54 (the table) on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-26 16:50; core run 16:20–16:33 and sdk run 16:42–16:49 on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -77,7 +77,7 @@ const notes = `## Notes (state of 2026-11-26 16:40; core run 16:20–16:33 on an
   flags instead of a property added to Node's response): the SDK's own work per request (sdk-work)
   went from 0.30 to 0.21 µs. In a scratch run of 11 rounds with both builds side by side, the
   Fastify plugin cost 10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the
-  table's run (13:54) 7.3% paired, 7.4% by medians, 0.9 µs — **the Fastify target is not met**.
+  13:54 run 7.3% paired, 7.4% by medians, 0.9 µs; in the table's run (2026-11-26 16:42, another Intel host, the SDK code unchanged since 13:54) 9.8% paired, 8.7% by medians, 1.5 µs, 0.39 µs in process — **the Fastify target is not met**.
   Scratch variants of the plugin app over the network, same run: evaluating without recording
   3.9% / 0.62 µs, recording with a listener that does nothing 4.6% / 0.71 µs, the full plugin
   5.3–9.7% / 0.81–1.04 µs; a property added to Node's response object (the flags, or a wrapped
@@ -85,8 +85,11 @@ const notes = `## Notes (state of 2026-11-26 16:40; core run 16:20–16:33 on an
   hidden classes. In process (the row above), bisected: evaluating through \`RequestFlags\` ≈ 0.3 µs,
   the Fastify glue ≈ 0.2 µs, recording at 'close' ≈ 0.17 µs; under load the same code costs about
   twice what it costs in a tight loop, and each of the two clock reads ≈ 35 ns on this VM. Express
-  in the table's run: 4.8% / 4.4% (met; 6.9% / 5.3% in the 13:17 run; its plain processes run at
-  ≈ 80 or ≈ 110 µs per request for their whole life, the process lottery).
+  in the table's run (16:42): 7.8% / 6.3% (4.8% / 4.4% at 13:54, 6.9% / 5.3% at 13:17; its plain
+  processes run at ≈ 80 or ≈ 110 µs per request for their whole life, the process lottery). In the
+  16:42 run the plain Fastify app after one outgoing HTTP request on its main thread (the control
+  column) served 18% fewer requests than the plugin app: on this host the process's history moves
+  its rate more than the plugin does.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
