@@ -268,7 +268,7 @@ export function markdown({ results, bundles, targetsNs: targets, floor = [], pas
   }
   if (floor.length > 0) {
     out.push(
-      'Cost floor in the same harness (same 100k contexts cycled, same batches): every scenario that buckets on `userId` (S2–S5) must read the whole id. On Node 20 (V8 11.3) each `charCodeAt` re-dispatches on the string representation (≈ 1.5–2 ns per character), and the alternatives (`TextEncoder.encodeInto`, `Buffer#latin1Write`) are calls into C++ that cost more for these lengths; so with UUIDs, reading the id alone costs what the S2/S4 targets allow for the whole evaluation:',
+      'Cost floor in the same harness (same 100k contexts cycled, same batches): every scenario that buckets on `userId` (S2–S5) must read the whole id. On Node 20 (V8 11.3) each `charCodeAt` re-dispatches on the string representation (≈ 1.5–2 ns per character), and the alternatives (`TextEncoder.encodeInto`, `Buffer#latin1Write`) are calls into C++ that cost as much or more at these lengths; so with UUIDs, reading the id alone costs what the S2/S4 targets allow for the whole evaluation:',
     );
     out.push('');
     const floorShapes = shapes.filter((ids) => floor.some((f) => (f.ids ?? 'uuid') === ids));

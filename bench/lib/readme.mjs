@@ -45,7 +45,9 @@ const notes = `## Notes (state of 2026-11-26 16:50; core run 16:20–16:33 and s
   102.4 (≤ 80; S3 was 78.9 on the AMD host), and 7.9×, 11.2×, 7.7×, 9.2× flagd-core. Reading the
   36 characters alone costs 65.2 ns here and hashing them 71.8 (the floor rows; V8 re-checks the
   string's representation on every \`charCodeAt\`; \`TextEncoder.encodeInto\` into a reused buffer
-  read 66 ns and \`Buffer#latin1Write\` 82 ns in a scratch run, against 72 for \`charCodeAt\`), so no
+  read 66 ns and \`Buffer#latin1Write\` 82 ns in a scratch run, against 72 for \`charCodeAt\`; a murmur3
+  over the \`encodeInto\` bytes, four at a time from an \`Int32Array\`, hashed a UUID in 76–77 ns against
+  core's 79–82 in the same scratch run — not worth a second code path), so no
   evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. What the rest of an S5 evaluation
   costs, measured apart (AMD host): the dictionary lookup of a random key ≈ 13 ns (cache misses on
   the key's hash and the dictionary slot; a \`Map\` measured 51 ns, a custom open-addressing table
