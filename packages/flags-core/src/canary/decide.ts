@@ -14,6 +14,7 @@
 //   passes. Missing data is never a pass: no traffic holds, it never advances.
 
 import type { GaugeWindow, SerializedWindow } from '../metrics/types';
+import { controlRange, treatmentRange } from '../evaluate/rollout';
 import { unitSketchStandardError } from '../metrics/units';
 import { WindowAggregate } from '../metrics/window';
 import type { CanaryStage, CanaryState } from '../snapshot/types';
@@ -629,7 +630,11 @@ function unitBalance(
   if (!(sigmas > 0) || !(percent > 0 && percent < 100) || !t?.units || !c?.units) return null;
   const tu = t.unitCount ?? 0;
   const cu = c.unitCount ?? 0;
-  const expectedPercent = (100 * percent) / (percent + Math.min(percent, 100 - percent));
+  // The cohorts' sizes from the one place that defines their bucket ranges.
+  const [tStart, tEnd] = treatmentRange(percent);
+  const [cStart, cEnd] = controlRange(percent);
+  if (tEnd - tStart <= 0 || cEnd - cStart <= 0) return null;
+  const expectedPercent = (100 * (tEnd - tStart)) / (tEnd - tStart + (cEnd - cStart));
   const share = trafficShare(expectedPercent, tu, tu + cu, {
     sketchError: unitSketchStandardError(Math.min(t.units.p, c.units.p)),
     sigmas,
