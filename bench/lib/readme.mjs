@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-26 16:50; core run 16:20–16:33 and sdk run 16:42–16:49 on an Intel Xeon host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-27 00:30; core run 2026-11-26 16:20–16:33 on an Intel Xeon host, sdk run 2026-11-27 00:04–00:12 on another one, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -79,19 +79,37 @@ const notes = `## Notes (state of 2026-11-26 16:50; core run 16:20–16:33 and s
   flags instead of a property added to Node's response): the SDK's own work per request (sdk-work)
   went from 0.30 to 0.21 µs. In a scratch run of 11 rounds with both builds side by side, the
   Fastify plugin cost 10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the
-  13:54 run 7.3% paired, 7.4% by medians, 0.9 µs; in the table's run (2026-11-26 16:42, another Intel host, the SDK code unchanged since 13:54) 9.8% paired, 8.7% by medians, 1.5 µs, 0.39 µs in process — **the Fastify target is not met**.
-  Scratch variants of the plugin app over the network, same run: evaluating without recording
+  13:54 run 7.3% paired, 7.4% by medians, 0.9 µs; on 2026-11-26 16:42 (another Intel host, the SDK code unchanged since 13:54) 9.8% paired, 8.7% by medians, 1.5 µs; in the table's run (2026-11-27 00:04, the code unchanged) 9.3% paired, 8.0% by medians, 1.2 µs, 0.87 µs in process — **the Fastify target is not met**.
+  Since 2026-11-27 every run also measures where that cost goes (the breakdown table): the client
+  started and the plugin installed with no flag evaluated costs nothing measurable (0.5%), the
+  handler's \`req.evaluateFlag\` with \`recordRequests: false\` 6.2%, recording the rest. In scratch
+  runs of 9–11 rounds the same day, the app calling \`client.evaluate\` directly (no plugin, context
+  built from the header in the handler) lost nothing measurable, evaluation through the plugin
+  without recording 1.0–8.3% (median ≈ 4.5%), the full plugin 7.5–13.7% (median ≈ 9%): the rounds'
+  spread is as large as the effect. Tried that day and not kept, none better than the \`close\`
+  listener: recording from Node's \`http.server.response.finish\` diagnostics channel (a \`Map\` from
+  response to flags; 12.8% against 13.5% in one run, worse in process), a \`finish\` listener
+  instead of \`close\` (9.0% against 8.5%), and recording off the request path (latencies taken at
+  \`close\`, aggregated every 50 ms or once per event-loop turn: 10.9% and 11.2% against 8.7% and
+  7.5%). V8's IC log of the in-process app shows why small changes move whole-process figures:
+  with the plugin, the property loads and stores that Node's HTTP code shares through
+  \`EventEmitter\` (\`init\`, \`_addListener\`) and the \`OutgoingMessage\` constructor turned megamorphic
+  (they saw more than four hidden classes), which they were not in the plain app; the perf profile
+  of the plugin app spends the difference in V8's megamorphic IC stubs inside Node's code, not in the
+  plugin's own functions.
+  On 2026-11-26, scratch variants of the plugin app over the network: evaluating without recording
   3.9% / 0.62 µs, recording with a listener that does nothing 4.6% / 0.71 µs, the full plugin
   5.3–9.7% / 0.81–1.04 µs; a property added to Node's response object (the flags, or a wrapped
   \`end\`) cost more than its own store, as Node's code handling the response afterwards sees two
   hidden classes. In process (the row above), bisected: evaluating through \`RequestFlags\` ≈ 0.3 µs,
   the Fastify glue ≈ 0.2 µs, recording at 'close' ≈ 0.17 µs; under load the same code costs about
   twice what it costs in a tight loop, and each of the two clock reads ≈ 35 ns on this VM. Express
-  in the table's run (16:42): 7.8% / 6.3% (4.8% / 4.4% at 13:54, 6.9% / 5.3% at 13:17; its plain
-  processes run at ≈ 80 or ≈ 110 µs per request for their whole life, the process lottery). In the
-  16:42 run the plain Fastify app after one outgoing HTTP request on its main thread (the control
-  column) served 18% fewer requests than the plugin app: on this host the process's history moves
-  its rate more than the plugin does.
+  in the table's run: 8.0% / 9.3% for Fastify and 2.2% / 3.5% for Express (Express 7.8% / 6.3% on
+  2026-11-26 16:42, 4.8% / 4.4% at 13:54, 6.9% / 5.3% at 13:17; its plain processes run at ≈ 80 or
+  ≈ 110 µs per request for their whole life, the process lottery). In the table's run the plain
+  Fastify app after one outgoing HTTP request on its main thread (the control column) served 16.5%
+  fewer requests than the plugin app (18% on 2026-11-26 16:42): the process's history moves its
+  rate more than the plugin does.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

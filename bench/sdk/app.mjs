@@ -1,14 +1,17 @@
 // Hello-world app for the middleware-overhead runs, in its own process so its CPU time is its own:
-// `node app.mjs <fastify|express> <plain|outbound|plugin|inline> <control-plane url> <sdk key> <flag key>`.
+// `node app.mjs <fastify|express> <plain|outbound|plugin|inline|registered|norecord> <control-plane url> <sdk key> <flag key>`.
 // plugin mode: the Rupaya plugin/middleware with request recording on, and the handler evaluates one
 // flag with req.evaluateFlag (what an app using the product does); plain mode: the same handler
 // without either; inline mode: plugin mode with the SDK's HTTP on the main thread
-// (`transport: 'inline'`) instead of its worker thread. Prints {"port"} when listening.
+// (`transport: 'inline'`) instead of its worker thread. The breakdown of the plugin's cost:
+// registered mode: the client started and the plugin installed, the plain handler (no flag
+// evaluated, so nothing recorded); norecord mode: plugin mode with `recordRequests: false`.
+// Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
 import { helloApp } from './hello-app.mjs';
 
 const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
-const withPlugin = mode === 'plugin' || mode === 'inline';
+const withPlugin = ['plugin', 'inline', 'registered', 'norecord'].includes(mode);
 if (mode === 'outbound') {
   // Control, not the ceiling: the plain app after one outgoing HTTP request on its main thread (GET
   // /health of the control plane, node:http), as any service with an HTTP client makes. Such a
@@ -35,7 +38,12 @@ if (withPlugin) {
   if (state !== 'READY') throw new Error(`client not ready: ${state}`);
 }
 
-const port = await (await helloApp(framework, client, flagKey)).listen();
+const port = await (
+  await helloApp(framework, client, flagKey, {
+    evaluate: mode !== 'registered',
+    recordRequests: mode !== 'norecord',
+  })
+).listen();
 console.log(JSON.stringify({ port }));
 process.on('SIGTERM', async () => {
   await client?.close();

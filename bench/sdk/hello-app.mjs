@@ -2,17 +2,22 @@
 // over HTTP, stack-work.mjs feeds its server a connection in process. GET /hello answers
 // `{ hello, on }`; with a flags client the framework's Rupaya plugin/middleware is installed (request
 // recording on) and the handler evaluates `flagKey` with `req.evaluateFlag`; without one, the same
-// handler answers without either.
+// handler answers without either. `options` make the two breakdown apps: `{ evaluate: false }` (the
+// plugin installed, the plain handler) and `{ recordRequests: false }` (the plugin's option).
 import { createServer } from 'node:http';
 
 /** `{ server, listen }`: the app's (not yet listening) HTTP server, and `listen()` → its loopback port. */
-export async function helloApp(framework, client, flagKey) {
+export async function helloApp(framework, client, flagKey, options = {}) {
+  const evaluate = client !== undefined && options.evaluate !== false;
+  const recordRequests = options.recordRequests !== false;
   if (framework === 'fastify') {
     const { default: Fastify } = await import('fastify');
     const app = Fastify({ logger: false });
     if (client) {
       const { flagsPlugin } = await import('@rupaya/flags-fastify');
-      await app.register(flagsPlugin, { client });
+      await app.register(flagsPlugin, { client, recordRequests });
+    }
+    if (evaluate) {
       app.get('/hello', async (request) => ({ hello: 'world', on: request.evaluateFlag(flagKey).enabled }));
     } else {
       app.get('/hello', async () => ({ hello: 'world', on: false }));
@@ -30,7 +35,9 @@ export async function helloApp(framework, client, flagKey) {
   const app = express();
   if (client) {
     const { flagsMiddleware } = await import('@rupaya/flags-express');
-    app.use(flagsMiddleware({ client }));
+    app.use(flagsMiddleware({ client, recordRequests }));
+  }
+  if (evaluate) {
     // Synchronous like the plain app's handler: evaluateFlag returns the result itself.
     app.get('/hello', (req, res) => {
       res.json({ hello: 'world', on: req.evaluateFlag(flagKey).enabled });

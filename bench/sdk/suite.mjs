@@ -158,8 +158,9 @@ async function overhead(framework, server, sdkKey, plan) {
   // them, warm each up, then one run each.
   // The outbound control is the plain app after one outgoing HTTP request at start (see app.mjs): it
   // separates what any process with an HTTP client pays from what the plugin costs.
-  const modes = ['plain', 'outbound', 'plugin', 'inline'];
-  const runs = { plain: [], outbound: [], plugin: [], inline: [] };
+  // registered and norecord break the plugin's cost down (see app.mjs).
+  const modes = ['plain', 'outbound', 'plugin', 'inline', 'registered', 'norecord'];
+  const runs = Object.fromEntries(modes.map((mode) => [mode, []]));
   for (let i = 0; i < ALTERNATIONS; i++) {
     const apps = await Promise.all(
       modes.map((mode) => startApp(framework, mode, server.url, sdkKey, plan?.app)),
@@ -180,6 +181,12 @@ async function overhead(framework, server, sdkKey, plan) {
   const pairedLoss = median(runs.plain.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
   const pairedLossVsOutbound = median(runs.outbound.map((p, i) => (1 - runs.plugin[i].rps / p.rps) * 100));
   const pairedLossInline = median(runs.plain.map((p, i) => (1 - runs.inline[i].rps / p.rps) * 100));
+  const breakdown = ['registered', 'norecord', 'plugin'].map((mode) => ({
+    mode,
+    rps: med(runs[mode], 'rps'),
+    cpuMicros: med(runs[mode], 'cpuMicrosPerRequest'),
+    pairedLossPercent: median(runs.plain.map((p, i) => (1 - runs[mode][i].rps / p.rps) * 100)),
+  }));
   const plainRps = med(runs.plain, 'rps');
   const pluginRps = med(runs.plugin, 'rps');
   const plainCpu = med(runs.plain, 'cpuMicrosPerRequest');
@@ -201,7 +208,8 @@ async function overhead(framework, server, sdkKey, plan) {
     pluginCpuMicros: pluginCpu,
     pluginCostMicros: pluginCpu - plainCpu,
     pluginCostVsOutboundMicros: pluginCpu - outboundCpu,
-    allOk: [...runs.plain, ...runs.outbound, ...runs.plugin, ...runs.inline].every((r) => r.ok),
+    breakdown,
+    allOk: modes.every((mode) => runs[mode].every((r) => r.ok)),
     runs,
   };
 }
@@ -275,6 +283,9 @@ export async function run({ log }) {
       const r = await overhead(framework, server, devKey, plan);
       log(
         `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost, paired ${fmt(r.pairedLossPercent)}%; vs outbound control ${fmt(r.outboundRps, 0)} rps, paired ${fmt(r.pairedLossVsOutboundPercent)}%), plugin ${fmt(r.pluginCostMicros)} µs CPU/request (${fmt(r.pluginCostVsOutboundMicros)} vs control); SDK HTTP inline ${fmt(r.inlineRps, 0)} rps, paired ${fmt(r.pairedLossInlinePercent)}%`,
+      );
+      log(
+        `  ${framework} breakdown (rps lost, paired): ${r.breakdown.map((b) => `${b.mode} ${fmt(b.pairedLossPercent)}%`).join(', ')}`,
       );
       mw.push(r);
     }
@@ -402,6 +413,38 @@ export function markdown(data) {
     ),
   );
   out.push('');
+  const withBreakdown = mw.filter((r) => Array.isArray(r.breakdown));
+  if (withBreakdown.length > 0) {
+    out.push(
+      "Where the plugin's cost goes, same runs (each app a fresh process every round, like the others): the client started and the plugin installed but no flag evaluated (so nothing to record); the handler's evaluation with `recordRequests: false`; and the full plugin app above (evaluation and recording). rps lost against the plain app of the same round, median of the rounds:",
+    );
+    out.push('');
+    const label = {
+      registered: 'installed, no flag evaluated',
+      norecord: '`req.evaluateFlag`, `recordRequests: false`',
+      plugin: '`req.evaluateFlag`, recording on (the plugin app)',
+    };
+    const rows = [];
+    for (const r of withBreakdown) {
+      for (const b of r.breakdown) {
+        rows.push([
+          r.framework,
+          label[b.mode] ?? b.mode,
+          fmt(b.rps, 0),
+          fmt(b.cpuMicros),
+          fmt(b.cpuMicros - r.plainCpuMicros),
+          `${fmt(b.pairedLossPercent)}%`,
+        ]);
+      }
+    }
+    out.push(
+      table(
+        ['Framework', 'App', 'rps', 'CPU µs/req', 'CPU µs/req over plain', 'rps lost (paired, median)'],
+        rows,
+      ),
+    );
+    out.push('');
+  }
   if (Array.isArray(stack) && stack.length > 0) {
     out.push(
       `The plugin's CPU per request through each framework's real HTTP stack, without the network: the same hello-world apps in one process each, their server given a Duplex stream as its connection (Node's HTTP parser, real \`IncomingMessage\`/\`ServerResponse\`, the framework's routing; no kernel networking, no load generator sharing the core), one request in flight on a keep-alive connection, 1,000 users cycled, bootstrap snapshot; plain and plugin processes alternated ${STACK_ALTERNATIONS}× each, fresh each time, medians:`,
