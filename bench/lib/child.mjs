@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Runs a bench worker in its own process (same flags for every product), and resolves with the
@@ -33,3 +36,106 @@ export function runWorker(script, args, { timeoutMs = 120_000, env = {}, nodeArg
     });
   });
 }
+
+let perfUsable;
+/** Whether `perf stat` can count this user's instructions here (Linux perf installed, counters allowed). */
+export function perfAvailable() {
+  if (perfUsable === undefined) {
+    const r = spawnSync('perf', ['stat', '-x,', '-e', 'instructions:u', 'true'], { encoding: 'utf8' });
+    perfUsable = r.status === 0 && /^\d+,/m.test(r.stderr ?? '');
+  }
+  return perfUsable;
+}
+
+/**
+ * `runWorker` under `perf stat -e instructions:u`, counting only while the worker says so: the
+ * worker gets `RUPAYA_PERF_CTL` / `RUPAYA_PERF_ACK` (perf's control FIFOs) and writes `enable` and
+ * `disable` around what it times (`perfControl` below). Resolves with the worker's JSON plus
+ * `instructions` (every thread of the process while enabled). Instruction counts are the quiet
+ * measure on a VM whose speed swings: they do not move with the host's load or clock.
+ */
+export async function runWorkerCounted(
+  script,
+  args,
+  { timeoutMs = 120_000, nodeArgs = ['--expose-gc'] } = {},
+) {
+  const dir = mkdtempSync(join(tmpdir(), 'rupaya-perf-'));
+  const ctl = join(dir, 'ctl');
+  const ack = join(dir, 'ack');
+  const out = join(dir, 'stat.csv');
+  try {
+    for (const fifo of [ctl, ack]) {
+      const r = spawnSync('mkfifo', [fifo]);
+      if (r.status !== 0) return { ok: false, error: 'mkfifo failed' };
+    }
+    const result = await new Promise((resolve) => {
+      const child = spawn(
+        'perf',
+        [
+          'stat',
+          '-x,',
+          '-e',
+          'instructions:u',
+          '-o',
+          out,
+          '-D',
+          '-1',
+          '--control',
+          `fifo:${ctl},${ack}`,
+          '--',
+          process.execPath,
+          ...nodeArgs,
+          script,
+          ...args,
+        ],
+        {
+          env: { ...process.env, RUPAYA_PERF_CTL: ctl, RUPAYA_PERF_ACK: ack },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let text = '';
+      let err = '';
+      child.stdout.on('data', (d) => {
+        text += d;
+      });
+      child.stderr.on('data', (d) => {
+        err += d;
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(text.trim().split('\n').pop() ?? ''));
+        } catch {
+          resolve({
+            ok: false,
+            error: `worker exited (${signal ?? code}) without a result: ${(err || text).trim().slice(-600)}`,
+          });
+        }
+      });
+    });
+    const line = readFileSync(out, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('instructions'));
+    const count = Number(line?.split(',')[0]);
+    return Number.isFinite(count) && count > 0 ? { ...result, instructions: count } : result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * In a worker run by `runWorkerCounted`: `perfControl('enable')` / `perfControl('disable')` start and
+ * stop the count (waits for perf's acknowledgement); a no-op anywhere else.
+ */
+export function perfControl(command) {
+  const ctl = process.env.RUPAYA_PERF_CTL;
+  const ack = process.env.RUPAYA_PERF_ACK;
+  if (!ctl || !ack) return;
+  ctlFd ??= openSync(ctl, 'w');
+  ackFd ??= openSync(ack, 'r');
+  writeSync(ctlFd, `${command}\n`);
+  readSync(ackFd, Buffer.alloc(5));
+}
+let ctlFd;
+let ackFd;

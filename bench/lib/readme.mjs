@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-27 00:30; core run 2026-11-26 16:20–16:33 on an Intel Xeon host, sdk run 2026-11-27 00:04–00:12 on another one, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-27 03:20; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 02:46–03:03 on an AMD EPYC host, the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -31,35 +31,37 @@ const notes = `## Notes (state of 2026-11-27 00:30; core run 2026-11-26 16:20–
   control-plane and sdk suites therefore start fresh processes in every round and judge by the median
   of per-round ratios; the core suite runs every cell in 5 interleaved passes (fresh processes) and
   reports the median.
-- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-26 16:20 run
-  on an Intel Xeon host that ran slower than the hosts of earlier runs (S1 6.4 ns here, 4.9 on the
-  AMD host at 14:54; flagd-core's S1 105 against 83). Since 16:20 **S5's 1,000 flags are percentage
-  rollouts** (10, 25, 50 or 75%, each its own salt), as the issue's reference figures imply: there
-  every peer's S5 costs more than its S2 (flagd-core 1.42×, GrowthBookClient 1.19×, unleash-client
-  1.15×), and in this run 1,000 rollouts give 1.50×, 1.24×, 1.16× with UUIDs, while the mix of kinds
-  measured as S5 until then (on, off, 25%, 50%; kept as the extra row S5m) gives 0.81×, 0.94×, 0.98×:
-  it made flagd-core's S5 its cheapest scenario and the ratio 8.1× instead of what the issue asks.
-  With 10-character ids every target is met: S1 6.4, S2 37.7, S3 49.0, S4 42.7, S5 60.7 ns, 0 bytes
-  per call, and S2–S5 are 13.9×, 13.8×, 12.6×, 14.1× flagd-core (S5m: 53.7 ns, 8.3×). **With
-  36-character UUIDs only S1 is met on this host**: S2 79.2 and S4 82.9 (≤ 50), S3 89.0 and S5
-  102.4 (≤ 80; S3 was 78.9 on the AMD host), and 7.9×, 11.2×, 7.7×, 9.2× flagd-core. Reading the
-  36 characters alone costs 65.2 ns here and hashing them 71.8 (the floor rows; V8 re-checks the
-  string's representation on every \`charCodeAt\`; \`TextEncoder.encodeInto\` into a reused buffer
-  read 66 ns and \`Buffer#latin1Write\` 82 ns in a scratch run, against 72 for \`charCodeAt\`; a murmur3
-  over the \`encodeInto\` bytes, four at a time from an \`Int32Array\`, hashed a UUID in 76–77 ns against
-  core's 79–82 in the same scratch run — not worth a second code path), so no
-  evaluation that hashes a UUID can be ≤ 50 ns on Node 20 here. What the rest of an S5 evaluation
-  costs, measured apart (AMD host): the dictionary lookup of a random key ≈ 13 ns (cache misses on
-  the key's hash and the dictionary slot; a \`Map\` measured 51 ns, a custom open-addressing table
-  the same as the dictionary, and — on this host — a fast-mode object with a megamorphic keyed load 48 ns), and
-  mispredicted branches. S5's flag keys are what an application passes: string literals, which V8
-  internalizes when it parses them. Earlier changes of 2026-11-26 (all decisions unchanged, bucket
-  for bucket): rollouts without targeting kept as data for \`isEnabled\` (an index into flat arrays of
-  seeds and bounds), rollout bounds as small integers, allow/deny lists checked through the rollout
-  hash with a small hash table before the Sets, \`variant()\` with its own table and pick functions.
-  The worker collects garbage once before timing, as a running service does. Allocation figures
-  below 1 B per call are one-off heap growth while V8 re-compiles a loop (10M calls allocate no more
-  than 1M), not per-call allocation.
+- **Core (issue 3):** every scenario runs with two id shapes. The table is the 2026-11-27 00:26 run
+  on an Intel Xeon host faster than the one of the 2026-11-26 16:20 run (S1 4.6 ns against 6.4;
+  flagd-core's S1 75 against 105) and close to the issue's reference machine (flagd-core's S1, S2,
+  S4 and S5 with UUIDs: 75, 436, 445, 725 ns here; the issue quotes 72, 494, 499, 701). **S5's 1,000
+  flags are percentage rollouts** (10, 25, 50 or 75%, each its own salt), as the issue's reference
+  figures imply: there every peer's S5 costs more than its S2 (flagd-core 1.42×, GrowthBookClient
+  1.19×, unleash-client 1.15×), and in this run 1,000 rollouts give 1.66×, 1.31×, 1.25× with UUIDs,
+  while the mix of kinds measured as S5 until 2026-11-26 (on, off, 25%, 50%; kept as the extra row
+  S5m) gives 0.83×, 0.99×, 1.08×: it made flagd-core's S5 its cheapest scenario. With 10-character
+  ids every target is met: S1 4.6, S2 27.9, S3 36.1, S4 30.9, S5 44.7 ns, 0 bytes per call, and
+  S2–S5 are 13.3×, 14.2×, 12.2×, 14.7× flagd-core (S5m: 39.0 ns, 8.3×). **With 36-character UUIDs
+  S1, S3 and S5 are met** (4.6, 66.4 and 75.2 ns) **and S2 and S4 are not**: 57.9 and 60.2 ns
+  (≤ 50); S2–S5 are 7.5×, 10.1×, 7.4×, 9.6× flagd-core. Reading the 36 characters alone costs 45.8
+  ns here and \`murmurHash3\` of them 48.0 (the floor rows), so an S2 or S4 evaluation has 2 ns
+  left for everything but the hash: no evaluation that hashes a UUID with the issue's murmur3 can be
+  ≤ 50 ns on Node 20 here (V8 re-checks the string's representation on every \`charCodeAt\`; in a
+  scratch run of 2026-11-26 \`TextEncoder.encodeInto\` into a reused buffer read a UUID in 66 ns and
+  \`Buffer#latin1Write\` in 82 ns, against 72 for \`charCodeAt\`, and a murmur3 over the
+  \`encodeInto\` bytes, four at a time from an \`Int32Array\`, hashed a UUID in 76–77 ns against
+  core's 79–82 in the same run — not worth a second code path). What the rest of an S5 evaluation
+  costs, measured apart (AMD host, 2026-11-26): the dictionary lookup of a random key ≈ 13 ns (cache
+  misses on the key's hash and the dictionary slot; a \`Map\` measured 51 ns, a custom
+  open-addressing table the same as the dictionary, and a fast-mode object with a megamorphic keyed
+  load 48 ns), and mispredicted branches. S5's flag keys are what an application passes: string
+  literals, which V8 internalizes when it parses them. Earlier changes of 2026-11-26 (all decisions
+  unchanged, bucket for bucket): rollouts without targeting kept as data for \`isEnabled\` (an index
+  into flat arrays of seeds and bounds), rollout bounds as small integers, allow/deny lists checked
+  through the rollout hash with a small hash table before the Sets, \`variant()\` with its own table
+  and pick functions. The worker collects garbage once before timing, as a running service does.
+  Allocation figures below 1 B per call are one-off heap growth while V8 re-compiles a loop (10M
+  calls allocate no more than 1M), not per-call allocation.
 - **Control plane (issue 4):** every 200/304 mode is at ≥ 80% of the bare-Fastify ceiling (median of
   5 rounds) on PGlite and Postgres; the 304 path authenticates inline from a memo of the last
   Authorization header and makes per-request loggers only on use. Idle RSS on Postgres with 1,000
@@ -79,8 +81,8 @@ const notes = `## Notes (state of 2026-11-27 00:30; core run 2026-11-26 16:20–
   flags instead of a property added to Node's response): the SDK's own work per request (sdk-work)
   went from 0.30 to 0.21 µs. In a scratch run of 11 rounds with both builds side by side, the
   Fastify plugin cost 10.6% (paired, 1.49 µs per request) before and 7.1% (0.87 µs) after; in the
-  13:54 run 7.3% paired, 7.4% by medians, 0.9 µs; on 2026-11-26 16:42 (another Intel host, the SDK code unchanged since 13:54) 9.8% paired, 8.7% by medians, 1.5 µs; in the table's run (2026-11-27 00:04, the code unchanged) 9.3% paired, 8.0% by medians, 1.2 µs, 0.87 µs in process — **the Fastify target is not met**.
-  Since 2026-11-27 every run also measures where that cost goes (the breakdown table): the client
+  13:54 run 7.3% paired, 7.4% by medians, 0.9 µs; on 2026-11-26 16:42 (another Intel host, the SDK code unchanged since 13:54) 9.8% paired, 8.7% by medians, 1.5 µs; in the 2026-11-27 00:04 run (the code unchanged) 9.3% paired, 8.0% by medians, 1.2 µs, 0.87 µs in process — **the Fastify target is not met**.
+  Since 2026-11-27 every run also measures where that cost goes (the breakdown table); in the 00:04 run the client
   started and the plugin installed with no flag evaluated costs nothing measurable (0.5%), the
   handler's \`req.evaluateFlag\` with \`recordRequests: false\` 6.2%, recording the rest. In scratch
   runs of 9–11 rounds the same day, the app calling \`client.evaluate\` directly (no plugin, context
@@ -104,12 +106,29 @@ const notes = `## Notes (state of 2026-11-27 00:30; core run 2026-11-26 16:20–
   hidden classes. In process (the row above), bisected: evaluating through \`RequestFlags\` ≈ 0.3 µs,
   the Fastify glue ≈ 0.2 µs, recording at 'close' ≈ 0.17 µs; under load the same code costs about
   twice what it costs in a tight loop, and each of the two clock reads ≈ 35 ns on this VM. Express
-  in the table's run: 8.0% / 9.3% for Fastify and 2.2% / 3.5% for Express (Express 7.8% / 6.3% on
+  in the 00:04 run: 8.0% / 9.3% for Fastify and 2.2% / 3.5% for Express (Express 7.8% / 6.3% on
   2026-11-26 16:42, 4.8% / 4.4% at 13:54, 6.9% / 5.3% at 13:17; its plain processes run at ≈ 80 or
-  ≈ 110 µs per request for their whole life, the process lottery). In the table's run the plain
+  ≈ 110 µs per request for their whole life, the process lottery). In the 00:04 run the plain
   Fastify app after one outgoing HTTP request on its main thread (the control column) served 16.5%
   fewer requests than the plugin app (18% on 2026-11-26 16:42): the process's history moves its
   rate more than the plugin does.
+  **The table's run (2026-11-27 02:46–03:03) is from a host about five times slower** than the 00:04
+  run's (Fastify hello-world 11.9k rps against 78.8k, Express 3.0k against 9.6k) whose rounds swung
+  wide: Fastify 15.1% by medians and 5.0% paired, Express 16.7% and 15.3%. Since that run the
+  in-process measurement also counts instructions (Linux perf, timed batches only), which moved by
+  less than 1% between identical processes where CPU time moved by 1.5×; they are the figures to
+  judge the plugin by: **Fastify 50,968 → 56,893 instructions per request, +6,023 (10.4% of the
+  plugin app's; the target would need about half)**, of which the plugin installed with no flag
+  evaluated +1,507, \`req.evaluateFlag\` without recording +1,776 more, recording +2,740 more;
+  Express 559,303 → 572,608, +13,376 (2.3%). Bisected with the same counter in scratch runs: the
+  response's \`close\` listener alone (doing nothing) +1.1k, the recording behind it +2.3k (clock
+  read, series lookup, latency sketch, distinct-unit sketch); a \`ServerResponse\` subclass put in
+  the server's place to catch \`close\` without a listener cost more (+1.5k against +0.8k for the
+  listener in that run). The "installed" part is not the plugin's work per request: its request
+  listener, decorators and client each measured within ±0.3k of plain, while the plain app itself
+  counts 0.5–0.9k more instructions per request when anything is awaited (a 20-ms timer, an
+  \`import()\` of a module that only re-exports) between \`Fastify()\` and adding the route — what a
+  process did at start-up moves V8's work per request by 1–2% for its whole life.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

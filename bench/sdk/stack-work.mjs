@@ -1,11 +1,13 @@
 // The plugin's cost per request through the framework's real HTTP stack, in one process and without
-// the network: `node stack-work.mjs <fastify|express> <plain|plugin>`. The hello-world app's server
+// the network: `node stack-work.mjs <fastify|express> <plain|plugin|registered|norecord>`. The hello-world app's server
 // gets a Duplex stream as its connection (Node's `'connection'` event accepts any Duplex), so every
 // request runs Node's HTTP parser, real IncomingMessage / ServerResponse objects and the framework's
 // routing, but no kernel networking and no load generator shares the core. The plugin app is the
 // overhead runs' (request recording on, one `req.evaluateFlag` per request) over a bootstrap snapshot
-// (no control plane; metrics flush interval of an hour). Prints one JSON line: CPU µs per request.
+// (no control plane; metrics flush interval of an hour). Prints one JSON line: CPU µs per request
+// (and, run by the suite under `perf stat`, the instructions of the timed batches are counted).
 import { Duplex } from 'node:stream';
+import { perfControl } from '../lib/child.mjs';
 import { median } from '../lib/stats.mjs';
 import { benchClient, FLAG } from './bench-client.mjs';
 import { helloApp } from './hello-app.mjs';
@@ -15,7 +17,9 @@ const [framework, mode] = process.argv.slice(2);
 const BATCH = framework === 'express' ? 3_000 : 20_000;
 const BATCHES = 7;
 const client = benchClient();
-const withPlugin = mode === 'plugin';
+// registered: the plugin installed, the plain handler (no flag evaluated); norecord: plugin mode
+// with `recordRequests: false` (the breakdown of the plugin's cost, as in the HTTP runs).
+const withPlugin = ['plugin', 'registered', 'norecord'].includes(mode);
 
 /** Two Duplex ends: what one writes, the other reads. */
 function duplexPair() {
@@ -38,7 +42,10 @@ function duplexPair() {
   return ends;
 }
 
-const { server } = await helloApp(framework, withPlugin ? client : undefined, FLAG);
+const { server } = await helloApp(framework, withPlugin ? client : undefined, FLAG, {
+  evaluate: mode !== 'registered',
+  recordRequests: mode !== 'norecord',
+});
 const [clientEnd, serverEnd] = duplexPair();
 // What Node's HTTP server calls on a socket.
 serverEnd.remoteAddress = '127.0.0.1';
@@ -84,7 +91,11 @@ async function batch(n) {
 
 await batch(BATCH); // warm-up
 const samples = [];
+// Run under `perf stat` by the suite (runWorkerCounted): instructions are counted over the timed
+// batches only.
+perfControl('enable');
 for (let i = 0; i < BATCHES; i++) samples.push(await batch(BATCH));
+perfControl('disable');
 await client.close();
 console.log(
   JSON.stringify({

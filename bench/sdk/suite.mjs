@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@rupaya/flags-node';
 import autocannon from 'autocannon';
-import { runWorker } from '../lib/child.mjs';
+import { perfAvailable, runWorker, runWorkerCounted } from '../lib/child.mjs';
 import { bytes, fmt, table } from '../lib/format.mjs';
 import { createDatabase, postgresAvailable, psqlScript } from '../lib/pg.mjs';
 import { cpuMicros } from '../lib/proc.mjs';
@@ -33,6 +33,14 @@ const appScript = fileURLToPath(new URL('./app.mjs', import.meta.url));
 const sdkWorkScript = fileURLToPath(new URL('./sdk-work.mjs', import.meta.url));
 const stackWorkScript = fileURLToPath(new URL('./stack-work.mjs', import.meta.url));
 const STACK_ALTERNATIONS = 7;
+/** Modes of the in-process runs when instructions can be counted (the breakdown); else plain and plugin. */
+const STACK_MODES = ['plain', 'registered', 'norecord', 'plugin'];
+/** The breakdown apps, as the tables name them. */
+const BREAKDOWN_LABEL = {
+  registered: 'installed, no flag evaluated',
+  norecord: '`req.evaluateFlag`, `recordRequests: false`',
+  plugin: '`req.evaluateFlag`, recording on (the plugin app)',
+};
 const memoryScript = fileURLToPath(new URL('./memory.mjs', import.meta.url));
 
 /** PUT `enabled` back and forth; time from the PUT until the client's isEnabled has flipped. */
@@ -217,20 +225,31 @@ async function overhead(framework, server, sdkKey, plan) {
 /**
  * The plugin's CPU per request through the framework's real HTTP stack without the network
  * (stack-work.mjs): plain and plugin processes alternated, fresh each time; medians and the median
- * of the per-pair differences.
+ * of the per-pair differences. Where Linux perf can count, also the instructions per request (user
+ * space, every thread, timed batches only): unlike CPU time they hardly move between identical
+ * processes on this VM.
  */
 async function stackCost(framework) {
-  const runs = { plain: [], plugin: [] };
+  const counted = perfAvailable();
+  const modes = counted ? STACK_MODES : ['plain', 'plugin'];
+  const runs = Object.fromEntries(modes.map((m) => [m, []]));
+  const instructions = Object.fromEntries(modes.map((m) => [m, []]));
   for (let i = 0; i < STACK_ALTERNATIONS; i++) {
-    for (const mode of i % 2 === 0 ? ['plain', 'plugin'] : ['plugin', 'plain']) {
-      const r = await runWorker(stackWorkScript, [framework, mode], { timeoutMs: 120_000 });
+    // Rotated order: each mode runs first, second, … as often as the others.
+    const order = modes.map((_, k) => modes[(k + i) % modes.length]);
+    for (const mode of order) {
+      const args = [framework, mode];
+      const r = counted
+        ? await runWorkerCounted(stackWorkScript, args, { timeoutMs: 120_000 })
+        : await runWorker(stackWorkScript, args, { timeoutMs: 120_000 });
       if (!r.ok) return { framework, error: r.error ?? 'worker failed' };
       runs[mode].push(r.microsPerRequest);
+      if (r.instructions !== undefined) instructions[mode].push(r.instructions / r.requests);
     }
   }
   const plain = median(runs.plain);
   const plugin = median(runs.plugin);
-  return {
+  const result = {
     framework,
     plainMicros: plain,
     pluginMicros: plugin,
@@ -238,6 +257,27 @@ async function stackCost(framework) {
     costPercent: (1 - plain / plugin) * 100,
     runs,
   };
+  if (modes.every((m) => instructions[m].length === STACK_ALTERNATIONS)) {
+    const plainI = median(instructions.plain);
+    const pluginI = median(instructions.plugin);
+    Object.assign(result, {
+      plainInstructions: plainI,
+      pluginInstructions: pluginI,
+      costInstructions: median(instructions.plugin.map((x, i) => x - instructions.plain[i])),
+      costInstructionsPercent: (1 - plainI / pluginI) * 100,
+      // What each part adds: the plugin installed (no flag evaluated), req.evaluateFlag without
+      // recording, the full plugin; each over plain, paired median.
+      instructionsBreakdown: modes
+        .filter((m) => m !== 'plain')
+        .map((mode) => ({
+          mode,
+          instructions: median(instructions[mode]),
+          overPlain: median(instructions[mode].map((x, i) => x - instructions.plain[i])),
+        })),
+      instructions,
+    });
+  }
+  return result;
 }
 
 async function seedThousand(server, db) {
@@ -296,7 +336,11 @@ export async function run({ log }) {
       if (r.error) log(`  ${framework} through its HTTP stack: ${r.error}`);
       else
         log(
-          `  ${framework} through its HTTP stack, no network: ${fmt(r.plainMicros, 2)} → ${fmt(r.pluginMicros, 2)} µs CPU/request (plugin ${fmt(r.costMicros, 2)} µs, paired median)`,
+          `  ${framework} through its HTTP stack, no network: ${fmt(r.plainMicros, 2)} → ${fmt(r.pluginMicros, 2)} µs CPU/request (plugin ${fmt(r.costMicros, 2)} µs, paired median)${
+            r.plainInstructions === undefined
+              ? ''
+              : `; ${fmt(r.plainInstructions, 0)} → ${fmt(r.pluginInstructions, 0)} instructions/request (plugin ${fmt(r.costInstructions, 0)}, ${fmt(r.costInstructionsPercent)}%)`
+          }`,
         );
       stack.push(r);
     }
@@ -419,11 +463,7 @@ export function markdown(data) {
       "Where the plugin's cost goes, same runs (each app a fresh process every round, like the others): the client started and the plugin installed but no flag evaluated (so nothing to record); the handler's evaluation with `recordRequests: false`; and the full plugin app above (evaluation and recording). rps lost against the plain app of the same round, median of the rounds:",
     );
     out.push('');
-    const label = {
-      registered: 'installed, no flag evaluated',
-      norecord: '`req.evaluateFlag`, `recordRequests: false`',
-      plugin: '`req.evaluateFlag`, recording on (the plugin app)',
-    };
+    const label = BREAKDOWN_LABEL;
     const rows = [];
     for (const r of withBreakdown) {
       for (const b of r.breakdown) {
@@ -447,9 +487,10 @@ export function markdown(data) {
   }
   if (Array.isArray(stack) && stack.length > 0) {
     out.push(
-      `The plugin's CPU per request through each framework's real HTTP stack, without the network: the same hello-world apps in one process each, their server given a Duplex stream as its connection (Node's HTTP parser, real \`IncomingMessage\`/\`ServerResponse\`, the framework's routing; no kernel networking, no load generator sharing the core), one request in flight on a keep-alive connection, 1,000 users cycled, bootstrap snapshot; plain and plugin processes alternated ${STACK_ALTERNATIONS}× each, fresh each time, medians:`,
+      `The plugin's CPU per request through each framework's real HTTP stack, without the network: the same hello-world apps in one process each, their server given a Duplex stream as its connection (Node's HTTP parser, real \`IncomingMessage\`/\`ServerResponse\`, the framework's routing; no kernel networking, no load generator sharing the core), one request in flight on a keep-alive connection, 1,000 users cycled, bootstrap snapshot; plain and plugin processes (and, where instructions are counted, the breakdown apps) alternated ${STACK_ALTERNATIONS}× each, fresh each time, medians:`,
     );
     out.push('');
+    const counted = stack.some((r) => r.plainInstructions !== undefined);
     out.push(
       table(
         [
@@ -458,20 +499,69 @@ export function markdown(data) {
           'CPU µs/req plugin',
           'Plugin µs/req (paired median)',
           'Share of the plugin app’s CPU',
+          ...(counted
+            ? [
+                'Instructions/req plain',
+                'Instructions/req plugin',
+                'Plugin instructions/req (paired median)',
+                'Share of the plugin app’s instructions',
+              ]
+            : []),
         ],
         stack.map((r) =>
           r.error
-            ? [r.framework, 'n/a', 'n/a', r.error, 'n/a']
+            ? [r.framework, 'n/a', 'n/a', r.error, 'n/a', ...(counted ? ['n/a', 'n/a', 'n/a', 'n/a'] : [])]
             : [
                 r.framework,
                 fmt(r.plainMicros, 2),
                 fmt(r.pluginMicros, 2),
                 fmt(r.costMicros, 2),
                 `${fmt(r.costPercent)}%`,
+                ...(counted
+                  ? r.plainInstructions === undefined
+                    ? ['n/a', 'n/a', 'n/a', 'n/a']
+                    : [
+                        fmt(r.plainInstructions, 0),
+                        fmt(r.pluginInstructions, 0),
+                        fmt(r.costInstructions, 0),
+                        `${fmt(r.costInstructionsPercent)}%`,
+                      ]
+                  : []),
               ],
         ),
       ),
     );
+    if (counted) {
+      out.push('');
+      out.push(
+        "Instructions are counted by Linux perf (`perf stat -e instructions:u`, user space, every thread of the process) over the timed batches only: unlike CPU time, they hardly move between identical processes or with the VM's load, so they show most reliably what the plugin adds to a request. They are not cycles (cache misses and mispredicted branches cost time they do not count), but their share estimates what a CPU-bound server loses in requests per second; the HTTP runs above, with the load generator on the same two cores, lose less. Where the added instructions go (the breakdown apps of the HTTP runs, in the same alternation; paired medians over plain):",
+      );
+      out.push('');
+      const rows = [];
+      for (const r of stack) {
+        for (const b of r.instructionsBreakdown ?? []) {
+          rows.push([
+            r.framework,
+            BREAKDOWN_LABEL[b.mode] ?? b.mode,
+            fmt(b.instructions, 0),
+            fmt(b.overPlain, 0),
+            `${fmt((b.overPlain / r.plainInstructions) * 100)}%`,
+          ]);
+        }
+      }
+      out.push(
+        table(
+          [
+            'Framework',
+            'App',
+            'Instructions/req',
+            'Over plain (paired median)',
+            'Over plain, share of plain',
+          ],
+          rows,
+        ),
+      );
+    }
     out.push('');
   }
   if (sdkWork?.ok) {
