@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,8 +8,13 @@ import { join } from 'node:path';
  * JSON object the worker prints on its last stdout line.
  */
 export function runWorker(script, args, { timeoutMs = 120_000, env = {}, nodeArgs = ['--expose-gc'] } = {}) {
+  return runForJson(process.execPath, [...nodeArgs, script, ...args], env, timeoutMs);
+}
+
+/** Runs `command`, resolving with the JSON of its last stdout line, or `{ ok: false, error }`. */
+function runForJson(command, argv, env, timeoutMs) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
+    const child = spawn(command, argv, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -68,52 +73,25 @@ export async function runWorkerCounted(
       const r = spawnSync('mkfifo', [fifo]);
       if (r.status !== 0) return { ok: false, error: 'mkfifo failed' };
     }
-    const result = await new Promise((resolve) => {
-      const child = spawn(
-        'perf',
-        [
-          'stat',
-          '-x,',
-          '-e',
-          'instructions:u',
-          '-o',
-          out,
-          '-D',
-          '-1',
-          '--control',
-          `fifo:${ctl},${ack}`,
-          '--',
-          process.execPath,
-          ...nodeArgs,
-          script,
-          ...args,
-        ],
-        {
-          env: { ...process.env, RUPAYA_PERF_CTL: ctl, RUPAYA_PERF_ACK: ack },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      let text = '';
-      let err = '';
-      child.stdout.on('data', (d) => {
-        text += d;
-      });
-      child.stderr.on('data', (d) => {
-        err += d;
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(text.trim().split('\n').pop() ?? ''));
-        } catch {
-          resolve({
-            ok: false,
-            error: `worker exited (${signal ?? code}) without a result: ${(err || text).trim().slice(-600)}`,
-          });
-        }
-      });
-    });
+    const perfArgs = [
+      'stat',
+      '-x,',
+      '-e',
+      'instructions:u',
+      '-o',
+      out,
+      '-D',
+      '-1',
+      '--control',
+      `fifo:${ctl},${ack}`,
+    ];
+    const result = await runForJson(
+      'perf',
+      [...perfArgs, '--', process.execPath, ...nodeArgs, script, ...args],
+      { RUPAYA_PERF_CTL: ctl, RUPAYA_PERF_ACK: ack },
+      timeoutMs,
+    );
+    if (!existsSync(out)) return result;
     const line = readFileSync(out, 'utf8')
       .split('\n')
       .find((l) => l.includes('instructions'));
