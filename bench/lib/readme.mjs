@@ -134,7 +134,12 @@ const notes = `## Notes (state of 2026-11-27 03:20; core run 2026-11-27 00:15–
   code mapped) puts about an eighth of the plugin's instructions in V8's generic and megamorphic
   property-access stubs called from Node's HTTP code (\`parserOnHeadersComplete\`,
   \`parserOnIncoming\`, \`clearIncoming\`, the \`OutgoingMessage\` constructor, \`resOnFinish\`), which
-  the plain app barely calls, and which are there already with the plugin only installed.
+  the plain app barely calls, and which are there already with the plugin only installed; the
+  plugin's own functions (the handler's evaluation path, the \`close\` callback with the recording)
+  hold roughly a third of its added samples, the rest is Node's HTTP code, write barriers, the task
+  queue and the collector working harder. Recording from Node's \`http.server.response.finish\`
+  diagnostics channel (the request's flags kept on its connection) counted the same as the
+  listener (+4.7k against +4.7k for the whole plugin in one scratch run).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
