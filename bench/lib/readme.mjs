@@ -139,7 +139,7 @@ const notes = `## Notes (state of 2026-11-27 03:20; core run 2026-11-27 00:15–
   hold roughly a third of its added samples, the rest is Node's HTTP code, write barriers, the task
   queue and the collector working harder. Recording from Node's \`http.server.response.finish\`
   diagnostics channel (the request's flags kept on its connection) counted the same as the
-  listener (+4.7k against +4.7k for the whole plugin in one scratch run).
+  listener (the whole plugin +4.7k instructions per request either way, in one scratch run).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
