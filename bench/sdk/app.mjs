@@ -8,10 +8,10 @@
 // evaluated, so nothing recorded); norecord mode: plugin mode with `recordRequests: false`.
 // Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
-import { helloApp } from './hello-app.mjs';
+import { helloApp, pluginAppOptions } from './hello-app.mjs';
 
 const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
-const withPlugin = ['plugin', 'inline', 'registered', 'norecord'].includes(mode);
+const withPlugin = pluginAppOptions(mode) !== undefined;
 if (mode === 'outbound') {
   // Control, not the ceiling: the plain app after one outgoing HTTP request on its main thread (GET
   // /health of the control plane, node:http), as any service with an HTTP client makes. Such a
@@ -38,12 +38,7 @@ if (withPlugin) {
   if (state !== 'READY') throw new Error(`client not ready: ${state}`);
 }
 
-const port = await (
-  await helloApp(framework, client, flagKey, {
-    evaluate: mode !== 'registered',
-    recordRequests: mode !== 'norecord',
-  })
-).listen();
+const port = await (await helloApp(framework, client, flagKey, pluginAppOptions(mode))).listen();
 console.log(JSON.stringify({ port }));
 process.on('SIGTERM', async () => {
   await client?.close();

@@ -6,6 +6,19 @@
 // plugin installed, the plain handler) and `{ recordRequests: false }` (the plugin's option).
 import { createServer } from 'node:http';
 
+/** The apps with the plugin installed, and each one's `helloApp` options (the breakdown apps' too). */
+const PLUGIN_APPS = {
+  plugin: {},
+  inline: {},
+  registered: { evaluate: false },
+  norecord: { recordRequests: false },
+};
+
+/** Options of the app named `mode` (`plain`, `plugin`, `registered`, …), or undefined without a plugin. */
+export function pluginAppOptions(mode) {
+  return PLUGIN_APPS[mode];
+}
+
 /** `{ server, listen }`: the app's (not yet listening) HTTP server, and `listen()` → its loopback port. */
 export async function helloApp(framework, client, flagKey, options = {}) {
   const evaluate = client !== undefined && options.evaluate !== false;

@@ -10,7 +10,7 @@ import { Duplex } from 'node:stream';
 import { perfControl } from '../lib/child.mjs';
 import { median } from '../lib/stats.mjs';
 import { benchClient, FLAG } from './bench-client.mjs';
-import { helloApp } from './hello-app.mjs';
+import { helloApp, pluginAppOptions } from './hello-app.mjs';
 
 const [framework, mode] = process.argv.slice(2);
 /** Requests per timed batch: ≈ 0.2 s of CPU for either framework. */
@@ -19,7 +19,7 @@ const BATCHES = 7;
 const client = benchClient();
 // registered: the plugin installed, the plain handler (no flag evaluated); norecord: plugin mode
 // with `recordRequests: false` (the breakdown of the plugin's cost, as in the HTTP runs).
-const withPlugin = ['plugin', 'registered', 'norecord'].includes(mode);
+const withPlugin = pluginAppOptions(mode) !== undefined;
 
 /** Two Duplex ends: what one writes, the other reads. */
 function duplexPair() {
@@ -42,10 +42,7 @@ function duplexPair() {
   return ends;
 }
 
-const { server } = await helloApp(framework, withPlugin ? client : undefined, FLAG, {
-  evaluate: mode !== 'registered',
-  recordRequests: mode !== 'norecord',
-});
+const { server } = await helloApp(framework, withPlugin ? client : undefined, FLAG, pluginAppOptions(mode));
 const [clientEnd, serverEnd] = duplexPair();
 // What Node's HTTP server calls on a socket.
 serverEnd.remoteAddress = '127.0.0.1';
