@@ -2,7 +2,7 @@ import type { EvaluationContext, EvaluationResult } from '@rupaya/flags-core';
 import { ABORTED_STATUS, defaultRequestContext, type FlagsClient, RequestFlags } from '@rupaya/flags-node';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -44,9 +44,20 @@ const kResponse = Symbol('rupaya.response');
  */
 const kArrival = Symbol('rupaya.arrival');
 
+/**
+ * On an HTTP/1 connection: the flags of the request it is answering, while they wait to be recorded
+ * by `reply.send` (null once recorded; absent until the connection's first request).
+ */
+const kPending = Symbol('rupaya.pending');
+
 type RawResponse = ServerResponse & { req?: unknown };
 /** Node's socket of an HTTP/1 connection: `_httpMessage` is the response it is sending now. */
-type RawSocket = { _httpMessage?: RawResponse | null; [kArrival]?: number };
+type RawSocket = {
+  _httpMessage?: RawResponse | null;
+  [kArrival]?: number;
+  [kPending]?: RequestFlags<FastifyRequest> | null;
+  on(event: 'close', listener: (this: RawSocket) => void): unknown;
+};
 type RawRequest = IncomingMessage & { [kResponse]?: RawResponse; [kArrival]?: number };
 type WithSlot = FastifyRequest & { [kFlags]: RequestFlags<FastifyRequest> | null };
 
@@ -62,9 +73,16 @@ type WithSlot = FastifyRequest & { [kFlags]: RequestFlags<FastifyRequest> | null
  */
 function onServerRequest(req: RawRequest, res: RawResponse): void {
   const arrival = performance.now();
-  const socket = req.socket as RawSocket | null;
-  if (socket != null && socket._httpMessage === res) socket[kArrival] = arrival;
-  else {
+  const socket = req.socket as unknown as RawSocket | null;
+  if (socket != null && socket._httpMessage === res) {
+    // A connection's first request: the connection is watched for closing (a client that leaves
+    // before its response was sent), once, and gets its two slots in one go.
+    if (socket[kArrival] === undefined) {
+      socket[kPending] = null;
+      socket.on('close', onConnectionClose);
+    }
+    socket[kArrival] = arrival;
+  } else {
     req[kResponse] = res;
     req[kArrival] = arrival;
   }
@@ -81,6 +99,18 @@ function responseOf(req: RawRequest): RawResponse | undefined {
 /** When `req` arrived, once `responseOf(req)` found its response (kept where its response was). */
 function arrivalOf(req: RawRequest): number | undefined {
   return req[kArrival] ?? (req.socket as RawSocket | null)?.[kArrival];
+}
+
+/**
+ * A connection closed while a request on it was still pending: its response was neither sent nor
+ * ended (the client left first). Recorded as `recordClosed` records it: aborted.
+ */
+function onConnectionClose(this: RawSocket): void {
+  const flags = this[kPending];
+  if (flags == null) return;
+  this[kPending] = null;
+  const res = this._httpMessage;
+  if (res != null && res.req === flags.source!.raw) recordClosed(flags, res);
 }
 
 /** Servers whose requests `onServerRequest` already sees. */
@@ -156,6 +186,56 @@ function recordClosed(flags: RequestFlags<FastifyRequest>, res: RawResponse): vo
   flags.record(routeOf(request), request.method, res.writableEnded ? res.statusCode : ABORTED_STATUS);
 }
 
+/** A reply's request's flags (null: none used yet): the plugin's reply decorator. */
+const kReplyFlags = Symbol('rupaya.replyFlags');
+
+type Reply = FastifyReply & { raw: RawResponse; [kReplyFlags](): RequestFlags<FastifyRequest> | null };
+type ReplyMethod = (this: Reply, payload?: unknown) => unknown;
+
+function replyFlags(this: FastifyReply): RequestFlags<FastifyRequest> | null {
+  return (this.request as WithSlot)[kFlags];
+}
+
+/**
+ * The prototype of the replies of `fastify`'s routes (its own context and the contexts below), or
+ * undefined when Fastify's Reply class is not where Fastify 5 keeps it.
+ */
+function replyPrototypeOf(fastify: object): Record<'send' | 'hijack', ReplyMethod> | undefined {
+  const key = Object.getOwnPropertySymbols(fastify).find((s) => s.description === 'fastify.Reply');
+  const Reply = key === undefined ? undefined : (fastify as Record<symbol, unknown>)[key];
+  const proto = typeof Reply === 'function' ? (Reply.prototype as Record<string, unknown>) : undefined;
+  return proto && typeof proto.send === 'function' && typeof proto.hijack === 'function'
+    ? (proto as Record<'send' | 'hijack', ReplyMethod>)
+    : undefined;
+}
+
+/**
+ * The flags of `reply`'s request when they are pending on its connection (taken off it), else null.
+ * Only the connection's current request is ever pending there: pipelined requests behind it, HTTP/2
+ * streams and injected requests are recorded by a listener on their response.
+ */
+function takePending(reply: Reply): RequestFlags<FastifyRequest> | null {
+  const flags = reply[kReplyFlags]();
+  if (flags === null) return null;
+  const socket = reply.request.raw.socket as unknown as RawSocket | null;
+  if (socket == null || socket[kPending] !== flags) return null;
+  socket[kPending] = null;
+  return flags;
+}
+
+/**
+ * A reply was sent: a request pending on its connection is recorded now, when the response ended
+ * within `send` (the usual case: Fastify serializes and ends the response synchronously), else
+ * when its response closes (a stream, or an `onSend` hook that went async).
+ */
+function afterSend(reply: Reply): void {
+  const flags = takePending(reply);
+  if (flags === null) return;
+  const res = reply.raw;
+  if (res.writableEnded) recordClosed(flags, res);
+  else res.on('close', () => recordClosed(flags, res));
+}
+
 const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, done) => {
   const { client } = options;
   if (!client) {
@@ -172,6 +252,32 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   // created on first use instead, through the `flags` getter; a request that uses no flag costs
   // `onServerRequest` and nothing else.
   watchArrivals(fastify.server);
+  // A request's flags are recorded where its reply is sent (`reply.send`, wrapped on the prototype
+  // of this context's replies), not by a listener on each response: a 'close' listener per request
+  // cost more than the recording itself. Without Fastify's Reply class to wrap, by a listener.
+  // Decorated first: Fastify gives a context's routes the replies of the nearest context whose
+  // Reply class was decorated, so an undecorated one would leave Fastify's shared base class (every
+  // instance's) as the one to wrap.
+  if (record) fastify.decorateReply(kReplyFlags, replyFlags);
+  const replies = record ? replyPrototypeOf(fastify) : undefined;
+  if (replies !== undefined) {
+    const { send, hijack } = replies;
+    // One parameter, as Fastify's `send` has: no arguments array per reply.
+    replies.send = function sendAndRecord(this: Reply, payload?: unknown) {
+      const result = send.call(this, payload);
+      afterSend(this);
+      return result;
+    };
+    // A hijacked reply is answered on `reply.raw`: recorded when that response closes.
+    replies.hijack = function hijackAndRecord(this: Reply) {
+      const flags = takePending(this);
+      if (flags !== null) {
+        const res = this.raw;
+        res.on('close', () => recordClosed(flags, res));
+      }
+      return hijack.call(this);
+    };
+  }
   const createFlags = (request: WithSlot): RequestFlags<FastifyRequest> => {
     const raw = request.raw as RawRequest;
     // Undefined for a request the server did not announce (injected, unless `injectedRequests`),
@@ -180,10 +286,16 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
     const flags = new RequestFlags<FastifyRequest>(client, contextOf, request, res && arrivalOf(raw));
     request[kFlags] = flags;
     if (record && res !== undefined) {
-      // A closure over the flags rather than the flags written on the response: a property added
-      // to Node's response after it was built gives it another hidden class, and Node's own code
-      // that handles it from then on (writing the head and body, finishing) sees two.
-      res.on('close', () => recordClosed(flags, res));
+      const socket = raw.socket as unknown as RawSocket;
+      if (replies !== undefined && raw[kResponse] === undefined && socket[kPending] !== undefined) {
+        // The connection's current request: recorded by `reply.send`, or as the connection closes.
+        socket[kPending] = flags;
+      } else {
+        // A closure over the flags rather than the flags written on the response: a property added
+        // to Node's response after it was built gives it another hidden class, and Node's own code
+        // that handles it from then on (writing the head and body, finishing) sees two.
+        res.on('close', () => recordClosed(flags, res));
+      }
     }
     return flags;
   };

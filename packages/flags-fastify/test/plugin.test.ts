@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:http2';
 import { type AddressInfo, connect as netConnect } from 'node:net';
+import { Readable } from 'node:stream';
 import type { Flag, MetricsBatch, Snapshot } from '@rupaya/flags-core';
 import { LatencySketch } from '@rupaya/flags-core';
 import { createClient, type FlagsClient, silentLogger, snapshotChecksum } from '@rupaya/flags-node';
@@ -308,6 +309,88 @@ describe('flagsPlugin', () => {
     const windows = sentWindows().filter((w) => w.endpoint === 'GET /other');
     expect(windows.reduce((a, w) => a + w.requests, 0)).toBe(1);
     expect(LatencySketch.fromSerialized(windows[0]!.latency).min).toBeGreaterThanOrEqual(55);
+  });
+
+  it('records replies that end after send (stream, async onSend hook, hijack) and errors, once each, until they end', async () => {
+    const other = Fastify();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await other.register(async (scope) => {
+      await scope.register(flagsPlugin, { client });
+      scope.get('/stream', async (request, reply) => {
+        request.flags.variant('experiment.checkout');
+        return reply.send(
+          Readable.from(
+            (async function* () {
+              yield 'a';
+              await sleep(100);
+              yield 'b';
+            })(),
+          ),
+        );
+      });
+      scope.get(
+        '/hooked',
+        {
+          onSend: async (_request, _reply, payload) => {
+            await sleep(80);
+            return payload;
+          },
+        },
+        async (request) => ({ variant: request.flags.variant('experiment.checkout') }),
+      );
+      scope.get('/hijack', (request, reply) => {
+        request.flags.variant('experiment.checkout');
+        reply.hijack();
+        setTimeout(() => {
+          reply.raw.writeHead(201, { 'content-type': 'text/plain' });
+          reply.raw.end('raw');
+        }, 70);
+      });
+      scope.get('/throws', async (request) => {
+        request.flags.variant('experiment.checkout');
+        throw new Error('boom');
+      });
+      scope.get('/send-is', async (_request, reply) => ({ wrapped: reply.send.name === 'sendAndRecord' }));
+    });
+    // A sibling context without the plugin keeps Fastify's own `send`.
+    other.get('/outside', async (_request, reply) => ({ wrapped: reply.send.name === 'sendAndRecord' }));
+    const address = await other.listen({ port: 0, host: '127.0.0.1' });
+    const get = async (path: string) => {
+      const res = await fetch(`${address}${path}`, { headers: { 'x-user-id': 'u-end' } });
+      return { status: res.status, body: await res.text() };
+    };
+    expect(await get('/stream')).toEqual({ status: 200, body: 'ab' });
+    expect((await get('/hooked')).status).toBe(200);
+    expect(await get('/hijack')).toEqual({ status: 201, body: 'raw' });
+    expect((await get('/throws')).status).toBe(500);
+    // Keep-alive: the same connection again, each request on its own.
+    expect((await get('/hooked')).status).toBe(200);
+    expect(JSON.parse((await get('/send-is')).body)).toEqual({ wrapped: true });
+    expect(JSON.parse((await get('/outside')).body)).toEqual({ wrapped: false });
+    await sleep(50);
+    await other.close();
+    await client.close();
+    const windows = sentWindows();
+    const of = (endpoint: string) => {
+      const ws = windows.filter((w) => w.endpoint === endpoint);
+      const sketch = LatencySketch.fromSerialized(ws[0]!.latency);
+      for (const w of ws.slice(1)) sketch.merge(LatencySketch.fromSerialized(w.latency));
+      return {
+        requests: ws.reduce((a, w) => a + w.requests, 0),
+        errors: ws.reduce((a, w) => a + w.errors, 0),
+        sketch,
+      };
+    };
+    const stream = of('GET /stream');
+    expect(stream.requests).toBe(1);
+    expect(stream.sketch.min).toBeGreaterThanOrEqual(95);
+    const hooked = of('GET /hooked');
+    expect(hooked.requests).toBe(2);
+    expect(hooked.sketch.min).toBeGreaterThanOrEqual(75);
+    const hijack = of('GET /hijack');
+    expect(hijack).toMatchObject({ requests: 1, errors: 0 });
+    expect(hijack.sketch.min).toBeGreaterThanOrEqual(65);
+    expect(of('GET /throws')).toMatchObject({ requests: 1, errors: 1 });
   });
 
   it('evaluates injected requests; records them only with injectedRequests', async () => {
