@@ -9,7 +9,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MetricsReporter } from '../src/metrics/reporter';
 import { UndiciTransport } from '../src/sync/transport';
-import type { MetricsOptions } from '../src/types';
+import type { MetricsOptions, ServedFlag } from '../src/types';
 import { createClient } from '../src/index';
 import { RequestFlags } from '../src/request';
 import { captureLogger, LoopbackServer, makeSnapshot } from './helpers';
@@ -109,6 +109,38 @@ describe('request metrics', () => {
     expect(merged.quantile(0.99)).toBeGreaterThan(98 * 0.99);
     expect(merged.quantile(0.99)).toBeLessThan(100 * 1.01);
     expect(windows.some((w) => w.endpoint === 'GET /health')).toBe(false);
+  });
+
+  it('counts every request in its own series when more series interleave than the recent-series cache holds', async () => {
+    acceptAll();
+    const { r } = reporter();
+    // 2 routes × 2 methods × 3 cohorts + 2 variants on a second flag: 20 series, interleaved.
+    const kinds: { route: string; method: string; served: ServedFlag }[] = [];
+    for (const route of ['/a/:id', '/b'])
+      for (const method of ['GET', 'POST']) {
+        for (const cohort of ['treatment', 'control', 'none'])
+          kinds.push({ route, method, served: { flag: 'canary.pay', cohort, stage: 2 } });
+        for (const variant of ['control', 'variant_a'])
+          kinds.push({ route, method, served: { flag: 'experiment.checkout', variant } });
+      }
+    const expected = new Map<string, number>();
+    const keyOf = (endpoint: string, flag: string, part: string) => `${endpoint} ${flag} ${part}`;
+    let seed = 7;
+    for (let i = 0; i < 2_000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      const k = kinds[(seed >>> 16) % kinds.length]!;
+      r.recordServed(k.route, k.method, 200, 3, [k.served]);
+      const key = keyOf(`${k.method} ${k.route}`, k.served.flag, k.served.cohort ?? k.served.variant!);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    await r.close();
+    const observed = new Map<string, number>();
+    for (const w of metricsBatches().flatMap((b) => b.windows)) {
+      const key = keyOf(w.endpoint, w.flag, w.cohort ?? w.variant!);
+      observed.set(key, (observed.get(key) ?? 0) + w.requests);
+    }
+    expect(observed).toEqual(expected);
+    expect(observed.size).toBe(kinds.length);
   });
 
   it('counts distinct units per (flag, cohort or variant, stage) across endpoints, sent on one window', async () => {

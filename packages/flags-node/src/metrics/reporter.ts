@@ -37,6 +37,8 @@ type Exposure = ExposureBatch['exposures'][number];
 type TrackedEvent = EventBatch['events'][number];
 
 const DEFAULT_WINDOW_MS = 10_000;
+/** How many recently used series `seriesOf` compares before it looks one up (see `hot`). */
+const HOT_SERIES = 8;
 
 /**
  * Aggregates requests, evaluations, exposures and events in memory (no I/O on the request path)
@@ -78,12 +80,15 @@ export class MetricsReporter {
   /** Lookup path to the series in `windows` (see `seriesOf`); emptied whenever windows are cut. */
   private readonly recent = new Map<string, Map<string, Map<string, WindowAggregate[]>>>();
   /**
-   * The series the last request was recorded into, with what found it: consecutive requests to the
-   * same endpoint served the same cohort take it without a map lookup. Cleared with `recent`.
+   * The series requests were recently recorded into, with the route and method that found each
+   * (parallel arrays, at most `HOT_SERIES`, replaced in turn): requests to an endpoint served one
+   * of a few cohorts or variants (treatment, control and none alternate in a canary) find theirs
+   * by comparing fields, without a map lookup. Emptied with `recent`.
    */
-  private lastSeries: WindowAggregate | undefined;
-  private lastRoute = '';
-  private lastMethod = '';
+  private readonly hot: WindowAggregate[] = [];
+  private readonly hotRoute: string[] = [];
+  private readonly hotMethod: string[] = [];
+  private hotNext = 0;
   /** Unit sketch of each (window, flag, cohort/variant, stage), shared by its endpoint windows. */
   private readonly unitSeries = new Map<string, { sketch: UnitSketch; end: number }>();
   private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
@@ -184,19 +189,23 @@ export class MetricsReporter {
   ): WindowAggregate {
     const cohort = served.cohort || undefined;
     const variant = served.variant || undefined;
-    const last = this.lastSeries;
-    if (
-      last !== undefined &&
-      route === this.lastRoute &&
-      method === this.lastMethod &&
-      last.flag === served.flag &&
-      isSeriesOf(last, windowStart, durationMs, cohort, variant, served.stage)
-    )
-      return last;
+    const { hot, hotRoute, hotMethod } = this;
+    for (let i = 0; i < hot.length; i++) {
+      const s = hot[i]!;
+      if (
+        hotRoute[i] === route &&
+        hotMethod[i] === method &&
+        s.flag === served.flag &&
+        isSeriesOf(s, windowStart, durationMs, cohort, variant, served.stage)
+      )
+        return s;
+    }
     const series = this.findSeries(windowStart, durationMs, route, method, served, cohort, variant);
-    this.lastSeries = series;
-    this.lastRoute = route;
-    this.lastMethod = method;
+    const i = this.hotNext;
+    hot[i] = series;
+    hotRoute[i] = route;
+    hotMethod[i] = method;
+    this.hotNext = i + 1 === HOT_SERIES ? 0 : i + 1;
     return series;
   }
 
@@ -344,7 +353,10 @@ export class MetricsReporter {
     // Rebuilt by the next requests; a cut series must not be found again (a clock stepping back).
     if (windows.length > 0) {
       this.recent.clear();
-      this.lastSeries = undefined;
+      this.hot.length = 0;
+      this.hotRoute.length = 0;
+      this.hotMethod.length = 0;
+      this.hotNext = 0;
     }
     for (const [key, entry] of this.unitSeries) if (final || entry.end <= now) this.unitSeries.delete(key);
     const gauges: GaugeWindow[] = [];
