@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-27 05:30; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 05:16–05:26 on an AMD EPYC host, the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-27 05:50; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 05:38–05:47 on an AMD EPYC host (and 05:16–05:26, in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -112,7 +112,7 @@ const notes = `## Notes (state of 2026-11-27 05:30; core run 2026-11-27 00:15–
   Fastify app after one outgoing HTTP request on its main thread (the control column) served 16.5%
   fewer requests than the plugin app (18% on 2026-11-26 16:42): the process's history moves its
   rate more than the plugin does.
-  **The 2026-11-27 02:46–03:03 run (its tables since replaced by the 05:16 run's) was on a host about five times slower** than the 00:04
+  **The 2026-11-27 02:46–03:03 run (its tables since replaced) was on a host about five times slower** than the 00:04
   run's (Fastify hello-world 11.9k rps against 78.8k, Express 3.0k against 9.6k) whose rounds swung
   wide: Fastify 15.1% by medians and 5.0% paired, Express 16.7% and 15.3%. Since that run the
   in-process measurement also counts instructions (Linux perf, timed batches only), which moved by
@@ -157,14 +157,31 @@ const notes = `## Notes (state of 2026-11-27 05:30; core run 2026-11-27 00:15–
   reporter now keeps the eight series it recorded into last, not one, so alternating cohorts skip
   its map lookup. In scratch in-process runs on the AMD host of the 05:16 run (60,000 requests per
   process, 14–16 alternations, paired medians over plain), the plugin cost 1.35–1.59 µs per request
-  before and 0.91–1.09 µs after; single processes swung by ±20%. **The 05:16 run (same AMD host,
-  no perf counters there, so no instruction table):** Fastify 39,074 → 40,716 rps, −4.2% by medians
-  and 4.7% paired, which is within the 5% target, and 0.74 µs (11.3%) in process. Express lost 15.6%
-  by medians and 11.0% paired over HTTP, but −0.05 µs in process. Its HTTP rounds on this host are
-  the process lottery described above: 149 µs of CPU per request plain over HTTP against 88 µs in
-  process. On the Intel host of the 00:04 run, Express lost 2.2% and 3.5%. The SDK's own work per
-  request (sdk-work) went from 0.63 µs on the 02:46 host to 0.28 µs here. The two sdk-work figures
-  come from different hosts.
+  before and 0.91–1.09 µs after; single processes swung by ±20%. Two sdk runs followed on the same
+  AMD host. That host has no perf counters, so neither run has an instruction table. The tables
+  above are from the second run.
+
+  | Run | Fastify rps lost, medians / paired | Express rps lost, medians / paired | Fastify plugin in process | Express plugin in process |
+  | --- | --- | --- | --- | --- |
+  | 05:16 | −4.2% / 4.7% | 15.6% / 11.0% | 0.74 µs (11.3%) | −0.05 µs |
+  | 05:38 | −18.9% / −7.1% | 13.5% / 4.6% | 0.75 µs | 3.63 µs |
+
+  In the 05:38 run the Fastify plugin app served more requests per second than the plain app, and
+  its "installed, nothing evaluated" app lost −19.8%. So the HTTP rounds on this host swing by about
+  ±20%, more than the effect being measured. They can neither show nor rule out 5%.
+
+  The in-process cost is the steady figure: 0.74–0.75 µs per request in both runs. Measured over
+  HTTP, the plain Fastify app spends 22 µs of CPU per request on this host. If the plugin costs
+  0.75 µs on top of that, a CPU-bound server loses about 3.3% of its rps. That is an estimate, not
+  a measurement.
+
+  Express's plain processes over HTTP spend about 150 µs of CPU per request, against 86–88 µs in
+  process: the process lottery described above. Its HTTP medians move with how many of the 9
+  processes land in the slow mode. On the Intel host of the 00:04 run, Express lost 2.2% by medians
+  and 3.5% paired.
+
+  The SDK's own work per request (sdk-work) went from 0.63 µs on the 02:46 host to 0.25–0.28 µs here.
+  Those figures come from different hosts.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
