@@ -171,8 +171,8 @@ const notes = `## Notes (state of 2026-11-27 05:50; core run 2026-11-27 00:15–
   ±20%, more than the effect being measured. They can neither show nor rule out 5%.
 
   The in-process cost is the steady figure: 0.74–0.75 µs per request in both runs. Measured over
-  HTTP, the plain Fastify app spends 22 µs of CPU per request on this host. If the plugin costs
-  0.75 µs on top of that, a CPU-bound server loses about 3.3% of its rps. That is an estimate, not
+  HTTP, the plain Fastify app spends 21–22 µs of CPU per request on this host. If the plugin costs
+  0.75 µs on top of that, a CPU-bound server loses about 3.5% of its rps. That is an estimate, not
   a measurement.
 
   Express's plain processes over HTTP spend about 150 µs of CPU per request, against 86–88 µs in
