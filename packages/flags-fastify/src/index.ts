@@ -285,7 +285,8 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
     const res = responseOf(raw);
     const flags = new RequestFlags<FastifyRequest>(client, contextOf, request, res && arrivalOf(raw));
     request[kFlags] = flags;
-    if (record && res !== undefined) {
+    // A response already ended (flags first used after `reply.send`) is not recorded either.
+    if (record && res !== undefined && !res.writableEnded) {
       const socket = raw.socket as unknown as RawSocket;
       if (replies !== undefined && raw[kResponse] === undefined && socket[kPending] !== undefined) {
         // The connection's current request: recorded by `reply.send`, or as the connection closes.

@@ -350,6 +350,11 @@ describe('flagsPlugin', () => {
         request.flags.variant('experiment.checkout');
         throw new Error('boom');
       });
+      scope.get('/used-after-send', (request, reply) => {
+        reply.send({ sent: true });
+        // Ended already (not yet finished): evaluated, not recorded.
+        request.flags.variant('experiment.checkout');
+      });
       scope.get('/send-is', async (_request, reply) => ({ wrapped: reply.send.name === 'sendAndRecord' }));
     });
     // A sibling context without the plugin keeps Fastify's own `send`.
@@ -363,6 +368,7 @@ describe('flagsPlugin', () => {
     expect((await get('/hooked')).status).toBe(200);
     expect(await get('/hijack')).toEqual({ status: 201, body: 'raw' });
     expect((await get('/throws')).status).toBe(500);
+    expect((await get('/used-after-send')).status).toBe(200);
     // Keep-alive: the same connection again, each request on its own.
     expect((await get('/hooked')).status).toBe(200);
     expect(JSON.parse((await get('/send-is')).body)).toEqual({ wrapped: true });
@@ -391,6 +397,7 @@ describe('flagsPlugin', () => {
     expect(hijack).toMatchObject({ requests: 1, errors: 0 });
     expect(hijack.sketch.min).toBeGreaterThanOrEqual(65);
     expect(of('GET /throws')).toMatchObject({ requests: 1, errors: 1 });
+    expect(windows.some((w) => w.endpoint === 'GET /used-after-send')).toBe(false);
   });
 
   it('evaluates injected requests; records them only with injectedRequests', async () => {
