@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-27 05:50; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 05:38–05:47 on an AMD EPYC host (and 05:16–05:26, in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-27 06:35; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 06:08–06:20 on an AMD EPYC host (and 05:16, 05:38, in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -157,30 +157,43 @@ const notes = `## Notes (state of 2026-11-27 05:50; core run 2026-11-27 00:15–
   reporter now keeps the eight series it recorded into last, not one, so alternating cohorts skip
   its map lookup. In scratch in-process runs on the AMD host of the 05:16 run (60,000 requests per
   process, 14–16 alternations, paired medians over plain), the plugin cost 1.35–1.59 µs per request
-  before and 0.91–1.09 µs after; single processes swung by ±20%. Two sdk runs followed on the same
-  AMD host. That host has no perf counters, so neither run has an instruction table. The tables
-  above are from the second run.
+  before and 0.91–1.09 µs after; single processes swung by ±20%.
+
+  Three sdk runs followed on the same AMD host. That host has no perf counters, so none of them has
+  an instruction table. The tables above are from the third run, which adds the **head-to-head**
+  table: the plain app and another app at once on the app core. The alternated HTTP rounds swing by
+  about ±20% on this host, more than the effect being measured. In the head-to-head, two plain apps
+  differ by −0.6% (range −2.8% … 2.8%), so the method can see a few percent.
 
   | Run | Fastify rps lost, medians / paired | Express rps lost, medians / paired | Fastify plugin in process | Express plugin in process |
   | --- | --- | --- | --- | --- |
   | 05:16 | −4.2% / 4.7% | 15.6% / 11.0% | 0.74 µs (11.3%) | −0.05 µs |
   | 05:38 | −18.9% / −7.1% | 13.5% / 4.6% | 0.75 µs | 3.63 µs |
+  | 06:08 | 0.3% / 3.1% | 19.1% / 19.1% | 0.87 µs | −0.52 µs |
 
-  In the 05:38 run the Fastify plugin app served more requests per second than the plain app, and
-  its "installed, nothing evaluated" app lost −19.8%. So the HTTP rounds on this host swing by about
-  ±20%, more than the effect being measured. They can neither show nor rule out 5%.
+  Head-to-head in the 06:08 run, rps lost against the plain app, median of rounds:
 
-  The in-process cost is the steady figure: 0.74–0.75 µs per request in both runs. Measured over
-  HTTP, the plain Fastify app spends 21–22 µs of CPU per request on this host. If the plugin costs
-  0.75 µs on top of that, a CPU-bound server loses about 3.5% of its rps. That is an estimate, not
-  a measurement.
+  | Framework | Plugin, recording on | \`recordRequests: false\` | Control (two plain apps) |
+  | --- | --- | --- | --- |
+  | Fastify | **8.3%** (3.6 … 25.7) | 5.3% | −0.6% |
+  | Express | **16.1%** (11.9 … 18.3) | 11.1% | −0.6% |
 
-  Express's plain processes over HTTP spend about 150 µs of CPU per request, against 86–88 µs in
-  process: the process lottery described above. Its HTTP medians move with how many of the 9
-  processes land in the slow mode. On the Intel host of the 00:04 run, Express lost 2.2% by medians
-  and 3.5% paired.
+  **Neither framework meets the 5% target over HTTP**, although the alternated medians of single
+  runs sometimes said so.
 
-  The SDK's own work per request (sdk-work) went from 0.63 µs on the 02:46 host to 0.25–0.28 µs here.
+  Scratch head-to-head runs the same hour, with the in-process bench client (bootstrap snapshot, no
+  control plane, gauges off) and 3-s rounds:
+  - With 10 connections: Fastify's old plugin (close listener per response) lost 9.1–10.8%; the
+    current one lost 6.1–11.5%. Express lost 12.8%. Two plain apps differed by −2.1% … 2.2%.
+  - With **1 connection**: Fastify lost 2.8% (2.4 … 2.9) and Express 5.1% (4.0 … 6.5).
+
+  So the plugin's cost per request grows with the number of requests in flight. In process, with one
+  request in flight, it is 0.74–0.87 µs for Fastify and nothing measurable for Express. I have not
+  found where the extra cost comes from. The plugin installed with no flag evaluated costs nothing,
+  even at 10 connections (−0.1% in a scratch head-to-head). Evaluating without recording already
+  costs 5% (Fastify) and 11% (Express) at 10 connections. That is where to look next.
+
+  The SDK's own work per request (sdk-work) went from 0.63 µs on the 02:46 host to 0.25–0.34 µs here.
   Those figures come from different hosts.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction

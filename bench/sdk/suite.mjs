@@ -33,6 +33,16 @@ const appScript = fileURLToPath(new URL('./app.mjs', import.meta.url));
 const sdkWorkScript = fileURLToPath(new URL('./sdk-work.mjs', import.meta.url));
 const stackWorkScript = fileURLToPath(new URL('./stack-work.mjs', import.meta.url));
 const STACK_ALTERNATIONS = 7;
+/**
+ * Head-to-head rounds: two apps at once on the app core (see `headToHead`). The pairs: the plain app
+ * against the plugin app, against the app evaluating without recording, and against another plain
+ * app (the control: what the method itself shows when nothing differs).
+ */
+const H2H_PAIRS = [
+  { b: 'plugin', rounds: 9 },
+  { b: 'norecord', rounds: 5 },
+  { b: 'plain', rounds: 5 },
+];
 /** Modes of the in-process runs when instructions can be counted (the breakdown); else plain and plugin. */
 const STACK_MODES = ['plain', 'registered', 'norecord', 'plugin'];
 /** The breakdown apps, as the tables name them. */
@@ -223,6 +233,50 @@ async function overhead(framework, server, sdkKey, plan) {
 }
 
 /**
+ * Head-to-head: the plain app and app `b` run at the same time, both pinned to the app core, each
+ * loaded by its own autocannon (10 connections) from this process. Both stay busy, so the kernel
+ * gives each half the core, and each serves requests in inverse proportion to its CPU per request.
+ * Whatever the host does meanwhile (its speed swung rounds of the alternated runs by ±20%) happens
+ * to both at once. Fresh processes every round; per round, rps lost = 1 − rps(b) / rps(plain).
+ */
+async function headToHead(framework, server, sdkKey, plan) {
+  const pairs = [];
+  for (const { b, rounds } of H2H_PAIRS) {
+    const losses = [];
+    const cpu = { plain: [], [b === 'plain' ? 'control' : b]: [] };
+    let ok = true;
+    for (let i = 0; i < rounds; i++) {
+      const apps = await Promise.all(
+        ['plain', b].map((mode) => startApp(framework, mode, server.url, sdkKey, plan?.app)),
+      );
+      try {
+        await Promise.all(apps.map((app) => warmUp(app)));
+        const [a, other] = await Promise.all(apps.map((app) => loadApp(app)));
+        ok &&= a.ok && other.ok;
+        losses.push((1 - other.rps / a.rps) * 100);
+        cpu.plain.push(a.cpuMicrosPerRequest);
+        cpu[b === 'plain' ? 'control' : b].push(other.cpuMicrosPerRequest);
+      } finally {
+        for (const app of apps) await app.stop();
+      }
+    }
+    const sorted = [...losses].sort((x, y) => x - y);
+    pairs.push({
+      b: b === 'plain' ? 'plain (control)' : b,
+      rounds,
+      lossPercent: median(losses),
+      minLossPercent: sorted[0],
+      maxLossPercent: sorted.at(-1),
+      plainCpuMicros: median(cpu.plain),
+      otherCpuMicros: median(cpu[b === 'plain' ? 'control' : b]),
+      ok,
+      losses,
+    });
+  }
+  return { framework, pairs };
+}
+
+/**
  * The plugin's CPU per request through the framework's real HTTP stack without the network
  * (stack-work.mjs): plain and plugin processes alternated, fresh each time; medians and the median
  * of the per-pair differences. Where Linux perf can count, also the instructions per request (user
@@ -330,6 +384,14 @@ export async function run({ log }) {
       );
       mw.push(r);
     }
+    const h2h = [];
+    for (const framework of ['fastify', 'express']) {
+      const r = await headToHead(framework, server, devKey, plan);
+      log(
+        `  ${framework} head-to-head (rps lost, median of rounds): ${r.pairs.map((p) => `${p.b} ${fmt(p.lossPercent)}% [${fmt(p.minLossPercent)}, ${fmt(p.maxLossPercent)}]`).join(', ')}`,
+      );
+      h2h.push(r);
+    }
     // Alone on the machine but for the idle control plane (pinned or not, the same for both modes).
     const stack = [];
     for (const framework of ['fastify', 'express']) {
@@ -370,6 +432,7 @@ export async function run({ log }) {
     return {
       propagation: prop,
       middleware: mw,
+      headToHead: h2h,
       stack,
       sdkWork,
       memory,
@@ -390,7 +453,7 @@ export async function run({ log }) {
 }
 
 export function markdown(data) {
-  const { propagation: prop, middleware: mw, memory, settings, sdkWork, stack } = data;
+  const { propagation: prop, middleware: mw, memory, settings, sdkWork, stack, headToHead: h2h } = data;
   const out = [];
   out.push(
     `Propagation: PUT \`enabled\` of \`${FLAG}\` (dev, the default seed) until \`client.isEnabled\` returns the new value in a @rupaya/flags-node client in the bench process; ${settings.WRITES} sequential writes planned per mode (stopped after ${PHASE_BUDGET_MS / 1000} s if slower); target p99 < 100 ms streaming. Control plane on Postgres, in a child process.`,
@@ -480,6 +543,43 @@ export function markdown(data) {
     out.push(
       table(
         ['Framework', 'App', 'rps', 'CPU µs/req', 'CPU µs/req over plain', 'rps lost (paired, median)'],
+        rows,
+      ),
+    );
+    out.push('');
+  }
+  if (Array.isArray(h2h) && h2h.length > 0) {
+    out.push(
+      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after 1 s of warm-up) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round, median and range of the rounds. The last pair is the control: two plain apps, where the method should show 0%.`,
+    );
+    out.push('');
+    const rows = [];
+    for (const r of h2h) {
+      for (const p of r.pairs) {
+        rows.push([
+          r.framework,
+          p.b === 'norecord' ? '`recordRequests: false`' : p.b === 'plugin' ? 'plugin (recording on)' : p.b,
+          String(p.rounds),
+          `${fmt(p.lossPercent)}%`,
+          `${fmt(p.minLossPercent)}% … ${fmt(p.maxLossPercent)}%`,
+          `${fmt(p.plainCpuMicros)} → ${fmt(p.otherCpuMicros)}`,
+          p.b === 'plugin' ? (p.lossPercent <= 5 ? 'yes' : 'no') : '',
+          p.ok ? 'ok' : 'errors',
+        ]);
+      }
+    }
+    out.push(
+      table(
+        [
+          'Framework',
+          'Against the plain app',
+          'Rounds',
+          'rps lost (median)',
+          'Range',
+          'CPU µs/req plain → app',
+          '≤ 5%?',
+          'Runs',
+        ],
         rows,
       ),
     );
