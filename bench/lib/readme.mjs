@@ -193,6 +193,10 @@ const notes = `## Notes (state of 2026-11-27 06:35; core run 2026-11-27 00:15–
   even at 10 connections (−0.1% in a scratch head-to-head). Evaluating without recording already
   costs 5% (Fastify) and 11% (Express) at 10 connections. That is where to look next.
 
+  One explanation is ruled out: scavenges copying or promoting the objects of requests in flight. A
+  64-MB semi-space in both apps did not narrow the gap: 9.4% against 7.3% at the default size
+  (Fastify, 5 rounds each).
+
   The SDK's own work per request (sdk-work) went from 0.63 µs on the 02:46 host to 0.25–0.34 µs here.
   Those figures come from different hosts.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
