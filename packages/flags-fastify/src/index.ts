@@ -186,6 +186,16 @@ function recordClosed(flags: RequestFlags<FastifyRequest>, res: RawResponse): vo
   flags.record(routeOf(request), request.method, res.writableEnded ? res.statusCode : ABORTED_STATUS);
 }
 
+/**
+ * Records the request when `res` closes. A closure over the flags rather than the flags written on
+ * the response: a property added to Node's response after it was built gives it another hidden
+ * class, and Node's own code that handles it from then on (writing the head and body, finishing)
+ * sees two.
+ */
+function recordOnClose(flags: RequestFlags<FastifyRequest>, res: RawResponse): void {
+  res.on('close', () => recordClosed(flags, res));
+}
+
 /** A reply's request's flags (null: none used yet): the plugin's reply decorator. */
 const kReplyFlags = Symbol('rupaya.replyFlags');
 
@@ -233,7 +243,7 @@ function afterSend(reply: Reply): void {
   if (flags === null) return;
   const res = reply.raw;
   if (res.writableEnded) recordClosed(flags, res);
-  else res.on('close', () => recordClosed(flags, res));
+  else recordOnClose(flags, res);
 }
 
 const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, done) => {
@@ -271,10 +281,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
     // A hijacked reply is answered on `reply.raw`: recorded when that response closes.
     replies.hijack = function hijackAndRecord(this: Reply) {
       const flags = takePending(this);
-      if (flags !== null) {
-        const res = this.raw;
-        res.on('close', () => recordClosed(flags, res));
-      }
+      if (flags !== null) recordOnClose(flags, this.raw);
       return hijack.call(this);
     };
   }
@@ -291,12 +298,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
       if (replies !== undefined && raw[kResponse] === undefined && socket[kPending] !== undefined) {
         // The connection's current request: recorded by `reply.send`, or as the connection closes.
         socket[kPending] = flags;
-      } else {
-        // A closure over the flags rather than the flags written on the response: a property added
-        // to Node's response after it was built gives it another hidden class, and Node's own code
-        // that handles it from then on (writing the head and body, finishing) sees two.
-        res.on('close', () => recordClosed(flags, res));
-      }
+      } else recordOnClose(flags, res);
     }
     return flags;
   };
