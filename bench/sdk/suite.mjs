@@ -243,7 +243,8 @@ async function headToHead(framework, server, sdkKey, plan) {
   const pairs = [];
   for (const { b, rounds } of H2H_PAIRS) {
     const losses = [];
-    const cpu = { plain: [], [b === 'plain' ? 'control' : b]: [] };
+    const plainCpu = [];
+    const otherCpu = [];
     let ok = true;
     for (let i = 0; i < rounds; i++) {
       const apps = await Promise.all(
@@ -254,21 +255,20 @@ async function headToHead(framework, server, sdkKey, plan) {
         const [a, other] = await Promise.all(apps.map((app) => loadApp(app)));
         ok &&= a.ok && other.ok;
         losses.push((1 - other.rps / a.rps) * 100);
-        cpu.plain.push(a.cpuMicrosPerRequest);
-        cpu[b === 'plain' ? 'control' : b].push(other.cpuMicrosPerRequest);
+        plainCpu.push(a.cpuMicrosPerRequest);
+        otherCpu.push(other.cpuMicrosPerRequest);
       } finally {
         for (const app of apps) await app.stop();
       }
     }
-    const sorted = [...losses].sort((x, y) => x - y);
     pairs.push({
       b: b === 'plain' ? 'plain (control)' : b,
       rounds,
       lossPercent: median(losses),
-      minLossPercent: sorted[0],
-      maxLossPercent: sorted.at(-1),
-      plainCpuMicros: median(cpu.plain),
-      otherCpuMicros: median(cpu[b === 'plain' ? 'control' : b]),
+      minLossPercent: Math.min(...losses),
+      maxLossPercent: Math.max(...losses),
+      plainCpuMicros: median(plainCpu),
+      otherCpuMicros: median(otherCpu),
       ok,
       losses,
     });
