@@ -5,7 +5,8 @@
 // without either; inline mode: plugin mode with the SDK's HTTP on the main thread
 // (`transport: 'inline'`) instead of its worker thread. The breakdown of the plugin's cost:
 // registered mode: the client started and the plugin installed, the plain handler (no flag
-// evaluated, so nothing recorded); norecord mode: plugin mode with `recordRequests: false`.
+// evaluated, so nothing recorded); norecord mode: plugin mode with `recordRequests: false`. noop
+// mode: the plain app plus a middleware or hook that does nothing (what any integration costs).
 // Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
 import { helloApp, pluginAppOptions } from './hello-app.mjs';
@@ -38,7 +39,8 @@ if (withPlugin) {
   if (state !== 'READY') throw new Error(`client not ready: ${state}`);
 }
 
-const port = await (await helloApp(framework, client, flagKey, pluginAppOptions(mode))).listen();
+const options = mode === 'noop' ? { noop: true } : pluginAppOptions(mode);
+const port = await (await helloApp(framework, client, flagKey, options)).listen();
 console.log(JSON.stringify({ port }));
 process.on('SIGTERM', async () => {
   await client?.close();

@@ -4,6 +4,8 @@
 // recording on) and the handler evaluates `flagKey` with `req.evaluateFlag`; without one, the same
 // handler answers without either. `options` make the two breakdown apps: `{ evaluate: false }` (the
 // plugin installed, the plain handler) and `{ recordRequests: false }` (the plugin's option).
+// `{ noop: true }` without a client: the plain app plus a middleware (Express) or an `onRequest`
+// hook (Fastify) that does nothing, the smallest thing a conventional integration adds to a request.
 import { createServer } from 'node:http';
 
 /** The apps with the plugin installed, and each one's `helloApp` options (the breakdown apps' too). */
@@ -26,6 +28,7 @@ export async function helloApp(framework, client, flagKey, options = {}) {
   if (framework === 'fastify') {
     const { default: Fastify } = await import('fastify');
     const app = Fastify({ logger: false });
+    if (options.noop) app.addHook('onRequest', (_request, _reply, done) => done());
     if (client) {
       const { flagsPlugin } = await import('@rupaya/flags-fastify');
       await app.register(flagsPlugin, { client, recordRequests });
@@ -46,6 +49,7 @@ export async function helloApp(framework, client, flagKey, options = {}) {
   }
   const { default: express } = await import('express');
   const app = express();
+  if (options.noop) app.use((_req, _res, next) => next());
   if (client) {
     const { flagsMiddleware } = await import('@rupaya/flags-express');
     app.use(flagsMiddleware({ client, recordRequests }));

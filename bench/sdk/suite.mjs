@@ -35,14 +35,31 @@ const stackWorkScript = fileURLToPath(new URL('./stack-work.mjs', import.meta.ur
 const STACK_ALTERNATIONS = 7;
 /**
  * Head-to-head rounds: two apps at once on the app core (see `headToHead`). The pairs: the plain app
- * against the plugin app, against the app evaluating without recording, and against another plain
- * app (the control: what the method itself shows when nothing differs).
+ * against the plugin app, against the app evaluating without recording, against the plugin installed
+ * with no flag evaluated, against the plain app plus a do-nothing middleware or hook (what any
+ * integration costs a request), and against another plain app (the control: what the method itself
+ * shows when nothing differs).
  */
 const H2H_PAIRS = [
   { b: 'plugin', rounds: 9 },
   { b: 'norecord', rounds: 5 },
+  { b: 'registered', rounds: 5 },
+  { b: 'noop', rounds: 5 },
   { b: 'plain', rounds: 5 },
 ];
+/** How the head-to-head table names the app against the plain one. */
+const H2H_LABEL = {
+  plugin: 'plugin (recording on)',
+  norecord: '`recordRequests: false`',
+  registered: 'plugin installed, no flag evaluated',
+  plain: 'plain (control)',
+};
+const h2hLabel = (framework, b) =>
+  b === 'noop'
+    ? framework === 'express'
+      ? 'a do-nothing middleware (no plugin)'
+      : 'a do-nothing `onRequest` hook (no plugin)'
+    : (H2H_LABEL[b] ?? b);
 /** Modes of the in-process runs when instructions can be counted (the breakdown); else plain and plugin. */
 const STACK_MODES = ['plain', 'registered', 'norecord', 'plugin'];
 /** The breakdown apps, as the tables name them. */
@@ -262,7 +279,7 @@ async function headToHead(framework, server, sdkKey, plan) {
       }
     }
     pairs.push({
-      b: b === 'plain' ? 'plain (control)' : b,
+      b,
       rounds,
       lossPercent: median(losses),
       minLossPercent: Math.min(...losses),
@@ -550,7 +567,7 @@ export function markdown(data) {
   }
   if (Array.isArray(h2h) && h2h.length > 0) {
     out.push(
-      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after 1 s of warm-up) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round, median and range of the rounds. The last pair is the control: two plain apps, where the method should show 0%.`,
+      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after 1 s of warm-up) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round, median and range of the rounds. The do-nothing middleware (Express) or \`onRequest\` hook (Fastify) is not the plugin: it shows what the framework charges for the smallest conventional integration. The last pair is the control: two plain apps, where the method should show 0%.`,
     );
     out.push('');
     const rows = [];
@@ -558,7 +575,7 @@ export function markdown(data) {
       for (const p of r.pairs) {
         rows.push([
           r.framework,
-          p.b === 'norecord' ? '`recordRequests: false`' : p.b === 'plugin' ? 'plugin (recording on)' : p.b,
+          h2hLabel(r.framework, p.b),
           String(p.rounds),
           `${fmt(p.lossPercent)}%`,
           `${fmt(p.minLossPercent)}% … ${fmt(p.maxLossPercent)}%`,
