@@ -147,8 +147,8 @@ export function flagsMiddleware(options: FlagsMiddlewareOptions): RequestHandler
     // 'close' follows 'finish' for a completed response, and also comes alone when the client went
     // away first: then the request is recorded as aborted (its latency counts, it is no error). A
     // closure (one allocation) reads less of req/res than a shared listener would: each property
-    // read on them is a megamorphic lookup (about a microsecond each under load, as every request
-    // has a hidden class of its own), so a request served nothing reads none of them.
+    // read on them is a megamorphic lookup (every request has a hidden class of its own), so a
+    // request served nothing reads none of them.
     addListener.call(res, 'close', () => {
       states.delete(req);
       if (record && flags.served.length > 0) {
