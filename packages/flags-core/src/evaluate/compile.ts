@@ -597,16 +597,28 @@ function kindDecision(
 /** Decodes a decision code into the public result object. */
 export function resultOf(f: CompiledFlag, c: number, revision: number): EvaluationResult {
   const slot = slotOf(c);
-  const result: EvaluationResult = {
-    key: f.key,
-    enabled: enabledOf(c),
-    variant: f.variantKeys[slot] ?? null,
-    value: f.values[slot],
-    reason: reasonOf(c),
-    revision,
-  };
   const cohort = COHORTS[cohortCodeOf(c)];
-  if (cohort !== undefined) result.cohort = cohort;
+  // With the cohort in the literal (rollouts and canaries): added afterwards, it would not fit in the
+  // object and cost every such result a second allocation for its property store.
+  const result: EvaluationResult =
+    cohort !== undefined
+      ? {
+          key: f.key,
+          enabled: enabledOf(c),
+          variant: f.variantKeys[slot] ?? null,
+          value: f.values[slot],
+          reason: reasonOf(c),
+          revision,
+          cohort,
+        }
+      : {
+          key: f.key,
+          enabled: enabledOf(c),
+          variant: f.variantKeys[slot] ?? null,
+          value: f.values[slot],
+          reason: reasonOf(c),
+          revision,
+        };
   const experiment = experimentOf(c);
   if (experiment !== 0) result.inExperiment = experiment === IN_EXPERIMENT;
   const rule = ruleIndexOf(c);
