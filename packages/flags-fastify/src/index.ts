@@ -260,8 +260,9 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
   // No onRequest hook: with any hook, Fastify runs its hook runner on every request (three closures
   // and a callback chain; an empty hook measured 0.4–0.7 µs of CPU per request). A request's flags are
   // created on first use instead, through the `flags` getter; a request that uses no flag costs
-  // `onServerRequest` and nothing else.
-  watchArrivals(fastify.server);
+  // `onServerRequest` and nothing else. Arrivals only matter to the latency recorded: without
+  // recording, the server is left as it is.
+  if (record) watchArrivals(fastify.server);
   // A request's flags are recorded where its reply is sent (`reply.send`, wrapped on the prototype
   // of this context's replies), not by a listener on each response: a 'close' listener per request
   // cost more than the recording itself. Without Fastify's Reply class to wrap, by a listener.
@@ -286,6 +287,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
     };
   }
   const createFlags = (request: WithSlot): RequestFlags<FastifyRequest> => {
+    if (!record) return (request[kFlags] = new RequestFlags<FastifyRequest>(client, contextOf, request));
     const raw = request.raw as RawRequest;
     // Undefined for a request the server did not announce (injected, unless `injectedRequests`),
     // and for one whose response has already ended: evaluated as usual, not recorded.
@@ -293,7 +295,7 @@ const plugin: FastifyPluginCallback<FlagsPluginOptions> = (fastify, options, don
     const flags = new RequestFlags<FastifyRequest>(client, contextOf, request, res && arrivalOf(raw));
     request[kFlags] = flags;
     // A response already ended (flags first used after `reply.send`) is not recorded either.
-    if (record && res !== undefined && !res.writableEnded) {
+    if (res !== undefined && !res.writableEnded) {
       const socket = raw.socket as unknown as RawSocket;
       if (replies !== undefined && raw[kResponse] === undefined && socket[kPending] !== undefined) {
         // The connection's current request: recorded by `reply.send`, or as the connection closes.

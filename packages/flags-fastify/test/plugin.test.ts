@@ -400,6 +400,36 @@ describe('flagsPlugin', () => {
     expect(windows.some((w) => w.endpoint === 'GET /used-after-send')).toBe(false);
   });
 
+  it('with recordRequests: false evaluates as usual, records nothing and leaves the server as it was', async () => {
+    const other = Fastify();
+    const handler = other.server.listeners('request')[0];
+    await other.register(flagsPlugin, { client, recordRequests: false });
+    other.get('/unrecorded', async (request) => ({
+      variant: request.evaluateFlag('experiment.checkout').variant,
+      ctx: request.flags.context,
+    }));
+    const address = await other.listen({ port: 0, host: '127.0.0.1' });
+    // Fastify's handler is still the server's only 'request' listener, not wrapped.
+    expect(other.server.listeners('request')).toEqual([handler]);
+    const res = await fetch(`${address}/unrecorded`, { headers: { 'x-user-id': 'u-norec' } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { variant: string; ctx: Record<string, string> };
+    expect(['control', 'variant_a']).toContain(body.variant);
+    expect(body.ctx).toEqual({ userId: 'u-norec' });
+    await other.close();
+    await client.close();
+    expect(sentWindows().filter((w) => w.endpoint === 'GET /unrecorded')).toEqual([]);
+    // The evaluation itself still counts (flag usage), and the exposure is still reported.
+    const evaluations = received
+      .filter((r) => r.path === '/api/sdk/v1/metrics')
+      .flatMap((r) => (r.body as unknown as MetricsBatch).evaluations ?? []);
+    expect(evaluations.filter((e) => e.flag === 'experiment.checkout').reduce((a, e) => a + e.count, 0)).toBe(1);
+    const exposures = received
+      .filter((r) => r.path === '/api/sdk/v1/exposures')
+      .flatMap((r) => (r.body as { exposures: { unitKey: string }[] }).exposures);
+    expect(exposures.map((e) => e.unitKey)).toEqual(['u-norec']);
+  });
+
   it('evaluates injected requests; records them only with injectedRequests', async () => {
     const injected = await app.inject({ method: 'GET', url: '/fail', headers: { 'x-user-id': 'u-inj' } });
     expect(injected.statusCode).toBe(503);
