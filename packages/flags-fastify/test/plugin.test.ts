@@ -423,7 +423,8 @@ describe('flagsPlugin', () => {
     const evaluations = received
       .filter((r) => r.path === '/api/sdk/v1/metrics')
       .flatMap((r) => (r.body as unknown as MetricsBatch).evaluations ?? []);
-    expect(evaluations.filter((e) => e.flag === 'experiment.checkout').reduce((a, e) => a + e.count, 0)).toBe(1);
+    const counted = evaluations.filter((e) => e.flag === 'experiment.checkout');
+    expect(counted.reduce((a, e) => a + e.count, 0)).toBe(1);
     const exposures = received
       .filter((r) => r.path === '/api/sdk/v1/exposures')
       .flatMap((r) => (r.body as { exposures: { unitKey: string }[] }).exposures);
