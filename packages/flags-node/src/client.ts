@@ -226,8 +226,11 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
         resolve(this.state);
       };
+      // Ref'd: the wait holds the process open until it settles (never longer than `timeoutMs`).
+      // Unref'd, a script whose only work was `await client.ready()` exited before it settled
+      // whenever nothing else was in flight (the control plane down: exit code 13, an unsettled
+      // top-level await).
       const timer = setTimeout(done, Math.max(0, timeoutMs));
-      timer.unref();
       this.readyWaiters.push(done);
     });
   }

@@ -183,6 +183,33 @@ describe.each(makers)('%s transport', (kind, make) => {
   });
 });
 
+/** Runs an ES module `script` in a child Node process: its exit code and stdout (killed after 10 s). */
+async function runScript(
+  script: string,
+  execArgv: string[] = [],
+): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child still running after 10 s (stdout: ${out})`));
+    }, 10_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  return { code, out: out.trim() };
+}
+
+const distIndex = JSON.stringify(new URL('../dist/index.js', import.meta.url).href);
+
 describe('the client’s transport', () => {
   const snapshot = makeSnapshot(3, [boolFlag('feature.a', true)]);
   beforeEach(() => {
@@ -221,30 +248,57 @@ describe('the client’s transport', () => {
 
   it('in a process started with flags a worker rejects, the client works, and once closed the process exits on its own', async () => {
     const script = `
-      import { createClient } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      import { createClient } from ${distIndex};
       const c = createClient({ url: ${JSON.stringify(url)}, sdkKey: 'k', streaming: true, metrics: { enabled: true } });
       const state = await c.ready({ timeoutMs: 5000 });
       await c.close();
       console.log(state, c.transport.kind);
     `;
-    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`child still running after 10 s (stdout: ${out})`));
-      }, 10_000);
-      child.on('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code, out } = await runScript(script, ['--expose-gc']);
     expect(code).toBe(0);
-    expect(out.trim()).toBe('READY worker');
+    expect(out).toBe('READY worker');
   });
+
+  // A script (a job, a CLI, a migration) whose only work is to wait for the flags: ready() must
+  // hold the process open until it settles. Before, with the control plane down, such a process
+  // exited with code 13 (an unsettled top-level await) without ready() ever answering.
+  it.each([
+    ['worker', true],
+    ['worker', false],
+    ['inline', true],
+    ['inline', false],
+  ] as const)(
+    'with nothing listening, a process that only awaits ready() gets its answer (%s transport, streaming %s)',
+    async (transport, streaming) => {
+      const down = createServer();
+      await new Promise<void>((r) => down.listen(0, '127.0.0.1', () => r()));
+      const downUrl = `http://127.0.0.1:${(down.address() as AddressInfo).port}`;
+      await new Promise<void>((r) => down.close(() => r()));
+      const snapshot = makeSnapshot(7, [boolFlag('feature.a', true)]);
+      const script = (bootstrap: boolean) => `
+        import { createClient } from ${distIndex};
+        const c = createClient({
+          url: ${JSON.stringify(downUrl)}, sdkKey: 'k', streaming: ${streaming}, transport: '${transport}',
+          metrics: { enabled: false }, logger: { debug() {}, info() {}, warn() {}, error() {} },
+          ${bootstrap ? `bootstrap: ${JSON.stringify(snapshot)},` : ''}
+        });
+        const t0 = performance.now();
+        const state = await c.ready({ timeoutMs: 600 });
+        const waited = Math.round(performance.now() - t0);
+        console.log(JSON.stringify({ state, waited, on: c.isEnabled('feature.a', { userId: 'u' }) }));
+        await c.close();
+      `;
+      const [cold, warm] = await Promise.all([runScript(script(false)), runScript(script(true))]);
+      expect(cold.code).toBe(0);
+      const coldResult = JSON.parse(cold.out);
+      // Nothing to serve: NOT_READY when the time is up, and the caller's fallback (false).
+      expect(coldResult).toMatchObject({ state: 'NOT_READY', on: false });
+      expect(coldResult.waited).toBeGreaterThanOrEqual(550);
+      expect(warm.code).toBe(0);
+      const warmResult = JSON.parse(warm.out);
+      // The bootstrap snapshot: STALE as soon as the first attempt failed, and its values.
+      expect(warmResult).toMatchObject({ state: 'STALE', on: true });
+      expect(warmResult.waited).toBeLessThan(600);
+    },
+  );
 });
