@@ -260,6 +260,120 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     );
   });
 
+  it('audits every SDK key and token created or revoked, with who did it, in the same transaction', async () => {
+    const AUDIT = '/api/admin/deployment/audit/credentials';
+    const whoami = await call('GET', '/api/admin/deployment/whoami', { token: cp.adminToken });
+    const adminActor = `${whoami.body.kind}:${whoami.body.subject}`;
+    const botActor = 'jwt:admin-bot';
+    // Created by the admin token, revoked by the admin JWT.
+    const key = await call('POST', '/api/admin/deployment/sdk-keys', {
+      token: cp.adminToken,
+      body: { environment: 'prod' },
+    });
+    expect(key.status).toBe(201);
+    expect(key.body.revokedBy).toBeNull();
+    const keyId = key.body.id as string;
+    const minted = await call('POST', '/api/admin/deployment/tokens', {
+      token: tokens.admin,
+      body: { role: 'viewer', subject: 'dashboard', expiresIn: '1h' },
+    });
+    expect(minted.status).toBe(201);
+    const tokenId = minted.body.id as string;
+    const keyRevoked = await call('DELETE', `/api/admin/deployment/sdk-keys/${keyId}`, {
+      token: tokens.admin,
+    });
+    expect(keyRevoked.body).toMatchObject({ revokedBy: botActor, createdBy: adminActor });
+    const tokenRevoked = await call('DELETE', `/api/admin/deployment/tokens/${tokenId}`, {
+      token: cp.adminToken,
+    });
+    expect(tokenRevoked.body).toMatchObject({ revokedBy: adminActor, createdBy: botActor });
+    // A failed change leaves no row: an unknown environment, and revoking twice.
+    expectError(
+      await call('POST', '/api/admin/deployment/sdk-keys', {
+        token: cp.adminToken,
+        body: { environment: 'nowhere' },
+      }),
+      404,
+      'ENVIRONMENT_NOT_FOUND',
+    );
+    expectError(
+      await call('DELETE', `/api/admin/deployment/tokens/${tokenId}`, { token: cp.adminToken }),
+      404,
+      'TOKEN_NOT_FOUND',
+    );
+
+    // The lists show who revoked.
+    const keys = await call('GET', '/api/admin/deployment/sdk-keys?environment=prod', {
+      token: cp.adminToken,
+    });
+    expect(
+      (keys.body.keys as { id: string; revokedBy: string | null }[]).find((k) => k.id === keyId),
+    ).toMatchObject({
+      revokedBy: botActor,
+    });
+    const listedTokens = await call('GET', '/api/admin/deployment/tokens', { token: cp.adminToken });
+    expect(
+      (listedTokens.body.tokens as { id: string; revokedBy: string | null }[]).find((t) => t.id === tokenId),
+    ).toMatchObject({ revokedBy: adminActor });
+
+    // Newest first; the four changes are the last four entries, in the order they happened.
+    const audit = await call('GET', `${AUDIT}?limit=4`, { token: cp.adminToken });
+    expect(audit.status).toBe(200);
+    const entries = audit.body.entries as Record<string, unknown>[];
+    expect(entries.map((e) => [e.action, e.credentialId, e.actor])).toEqual([
+      ['token.revoked', tokenId, adminActor],
+      ['sdk_key.revoked', keyId, botActor],
+      ['token.minted', tokenId, botActor],
+      ['sdk_key.created', keyId, adminActor],
+    ]);
+    expect(entries[3]).toMatchObject({
+      environment: 'prod',
+      keyPrefix: key.body.keyPrefix,
+      subject: null,
+      role: null,
+      createdAt: key.body.createdAt,
+    });
+    expect(entries[2]).toMatchObject({ environment: null, subject: 'dashboard', role: 'viewer' });
+    expect(entries[0]!.createdAt).toBe(tokenRevoked.body.revokedAt);
+    // No secret and no hash in the audit.
+    expect(JSON.stringify(audit.body)).not.toContain(key.body.key as string);
+    expect(JSON.stringify(audit.body)).not.toContain(minted.body.token as string);
+
+    // One credential's history, one action, and paging below an id.
+    const ofKey = await call('GET', `${AUDIT}?credentialId=${keyId}`, { token: cp.adminToken });
+    expect((ofKey.body.entries as { action: string }[]).map((e) => e.action)).toEqual([
+      'sdk_key.revoked',
+      'sdk_key.created',
+    ]);
+    const mintedAll = await call('GET', `${AUDIT}?action=token.minted`, { token: cp.adminToken });
+    const mintedEntries = mintedAll.body.entries as { action: string; subject: string }[];
+    expect(mintedEntries.every((e) => e.action === 'token.minted')).toBe(true);
+    // The three tokens of beforeAll and this one.
+    expect(mintedEntries.map((e) => e.subject)).toEqual(
+      expect.arrayContaining(['viewer-bot', 'editor-bot', 'admin-bot', 'dashboard']),
+    );
+    const below = await call('GET', `${AUDIT}?limit=2&before=${entries[1]!.id}`, { token: cp.adminToken });
+    expect((below.body.entries as { id: number }[]).map((e) => e.id)).toEqual([
+      entries[2]!.id,
+      entries[3]!.id,
+    ]);
+
+    // Admin only; bad queries name their field.
+    expectError(await call('GET', AUDIT, { token: tokens.editor }), 403, 'FORBIDDEN_ROLE');
+    expectError(await call('GET', AUDIT), 401, 'UNAUTHORIZED');
+    for (const [query, field] of [
+      ['limit=0', 'limit'],
+      ['limit=5000', 'limit'],
+      ['limit=x', 'limit'],
+      ['action=token.deleted', 'action'],
+      ['before=-1', 'before'],
+    ] as const) {
+      const bad = await call('GET', `${AUDIT}?${query}`, { token: cp.adminToken });
+      expectError(bad, 400, 'VALIDATION_FAILED');
+      expect(bad.body.error?.field).toBe(`querystring.${field}`);
+    }
+  });
+
   it('validates key and token requests, naming the field', async () => {
     const unknownEnv = await call('POST', '/api/admin/deployment/sdk-keys', {
       token: cp.adminToken,

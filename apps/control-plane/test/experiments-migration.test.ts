@@ -1,56 +1,20 @@
 // Migration 0003 on a database that already holds experiment data (PGlite and Postgres): the per-unit
 // metric rows get their unit's variant from experiment_results, a metric row without an exposure row
 // (never part of any statistic) is removed, and the column is required from then on.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findMigrationsFolder } from '../src/db/migrate';
-import {
-  createTestDatabase,
-  type Database,
-  openDatabase,
-  runMigrations,
-  storageKinds,
-  type TestDatabase,
-} from '../src/index';
+import { type Database, openDatabase, runMigrations, storageKinds, type TestDatabase } from '../src/index';
+import { emptyDatabase, migrationsBefore, rowsOf } from './migration-helpers';
 
 const BEFORE = '0003_experiment_metrics_variant';
-
-/** A copy of migrations/ holding only the migrations before `tag`. */
-function migrationsBefore(tag: string): string {
-  const from = findMigrationsFolder();
-  const journal = JSON.parse(readFileSync(join(from, 'meta', '_journal.json'), 'utf8')) as {
-    entries: { idx: number; tag: string }[];
-  };
-  const cut = journal.entries.findIndex((e) => e.tag === tag);
-  expect(cut).toBeGreaterThan(0);
-  const dir = mkdtempSync(join(tmpdir(), 'rupaya-migrations-'));
-  mkdirSync(join(dir, 'meta'));
-  const entries = journal.entries.slice(0, cut);
-  for (const e of entries) writeFileSync(join(dir, `${e.tag}.sql`), readFileSync(join(from, `${e.tag}.sql`)));
-  writeFileSync(join(dir, 'meta', '_journal.json'), JSON.stringify({ ...journal, entries }));
-  return dir;
-}
-
-function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
 
 describe.each(storageKinds)('migration %s on existing experiment data', (kind) => {
   let tdb: TestDatabase;
   let database: Database;
   let older: string;
   beforeAll(async () => {
-    if (kind === 'pglite') {
-      // An empty PGlite folder (the test template is already fully migrated).
-      const dataDir = mkdtempSync(join(tmpdir(), 'rupaya-pglite-empty-'));
-      tdb = { kind, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
-    } else {
-      tdb = await createTestDatabase(kind);
-    }
+    tdb = await emptyDatabase(kind);
     database = await openDatabase({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir });
     older = migrationsBefore(BEFORE);
   }, 180_000);

@@ -46,7 +46,7 @@ describe.each(storageKinds)('SDK key cache on %s', (kind) => {
     expect(resolver.cachedHeader(hp, keyOf)?.environment).toBe('prod');
 
     // Revoked by another replica: refused once the ttl has passed and the database is asked.
-    await revokeSdkKey(db, prod.id);
+    await revokeSdkKey(db, prod.id, 'test');
     await sleep(TTL_MS + 50);
     expect(resolver.cachedHeader(hp, keyOf)).toBeUndefined();
     expect(await resolver.resolve(prod.key)).toBeUndefined();

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { apiTokens } from '../db/schema/index';
+import { writeTransaction } from '../db/retry';
+import { apiTokens, credentialsAudit } from '../db/schema/index';
 import { hashCredential } from './credentials';
 import type { Role } from './roles';
 
@@ -48,6 +49,7 @@ export interface ApiTokenInfo {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  revokedBy: string | null;
 }
 
 function info(row: typeof apiTokens.$inferSelect): ApiTokenInfo {
@@ -59,6 +61,7 @@ function info(row: typeof apiTokens.$inferSelect): ApiTokenInfo {
     createdAt: row.createdAt.toISOString(),
     expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+    revokedBy: row.revokedBy,
   };
 }
 
@@ -78,19 +81,30 @@ export async function mintToken(
     exp: iat + request.expiresInSec,
   };
   const token = sign(claims);
-  const [row] = await db
-    .insert(apiTokens)
-    .values({
-      id: claims.jti,
-      subject: claims.sub,
-      role: claims.role,
-      tokenHash: hashCredential(token),
-      createdBy: request.createdBy,
-      createdAt: new Date(iat * 1000),
-      expiresAt: new Date(claims.exp * 1000),
-    })
-    .returning();
-  return { token, ...info(row!) };
+  const row = await writeTransaction(db, async (tx) => {
+    const [minted] = await tx
+      .insert(apiTokens)
+      .values({
+        id: claims.jti,
+        subject: claims.sub,
+        role: claims.role,
+        tokenHash: hashCredential(token),
+        createdBy: request.createdBy,
+        createdAt: new Date(iat * 1000),
+        expiresAt: new Date(claims.exp * 1000),
+      })
+      .returning();
+    await tx.insert(credentialsAudit).values({
+      action: 'token.minted',
+      credentialId: minted!.id,
+      subject: minted!.subject,
+      role: minted!.role,
+      actor: request.createdBy,
+      createdAt: minted!.createdAt,
+    });
+    return minted!;
+  });
+  return { token, ...info(row) };
 }
 
 /** The recorded, unrevoked token with this id and exact value, if any. */
@@ -114,11 +128,24 @@ export async function listTokens(db: Db): Promise<ApiTokenInfo[]> {
   return rows.map(info);
 }
 
-export async function revokeToken(db: Db, id: string): Promise<ApiTokenInfo | undefined> {
-  const [row] = await db
-    .update(apiTokens)
-    .set({ revokedAt: new Date() })
-    .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
-    .returning();
+/** Marks a minted token revoked by `actor`, audited; undefined when no such (unrevoked) token exists. */
+export async function revokeToken(db: Db, id: string, actor: string): Promise<ApiTokenInfo | undefined> {
+  const row = await writeTransaction(db, async (tx) => {
+    const [revoked] = await tx
+      .update(apiTokens)
+      .set({ revokedAt: new Date(), revokedBy: actor })
+      .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+      .returning();
+    if (!revoked) return undefined;
+    await tx.insert(credentialsAudit).values({
+      action: 'token.revoked',
+      credentialId: revoked.id,
+      subject: revoked.subject,
+      role: revoked.role,
+      actor,
+      createdAt: revoked.revokedAt!,
+    });
+    return revoked;
+  });
   return row ? info(row) : undefined;
 }

@@ -1,5 +1,6 @@
 export * from './api-tokens';
 export * from './credentials';
+export * from './credentials-audit';
 export * from './oidc';
 export * from './plugin';
 export * from './role-mapping';

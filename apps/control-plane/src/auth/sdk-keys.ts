@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { environments, sdkKeys } from '../db/schema/index';
+import { writeTransaction } from '../db/retry';
+import { credentialsAudit, environments, sdkKeys } from '../db/schema/index';
 import { errors } from '../errors';
 import { displayPrefix, generateSdkKey, hashCredential } from './credentials';
 import type { SdkPrincipal } from './roles';
@@ -13,6 +14,7 @@ export interface SdkKeyInfo {
   createdBy: string;
   createdAt: string;
   revokedAt: string | null;
+  revokedBy: string | null;
 }
 
 function info(row: typeof sdkKeys.$inferSelect): SdkKeyInfo {
@@ -23,32 +25,44 @@ function info(row: typeof sdkKeys.$inferSelect): SdkKeyInfo {
     createdBy: row.createdBy,
     createdAt: row.createdAt.toISOString(),
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+    revokedBy: row.revokedBy,
   };
 }
 
-/** Creates a key for one environment; the plain key is returned here and never again. */
+/** Creates a key for one environment, audited; the plain key is returned here and never again. */
 export async function createSdkKey(
   db: Db,
   environment: string,
   createdBy: string,
 ): Promise<SdkKeyInfo & { key: string }> {
-  const env = await db
-    .select({ key: environments.key })
-    .from(environments)
-    .where(eq(environments.key, environment));
-  if (env.length === 0) throw errors.environmentNotFound(environment);
   const key = generateSdkKey();
-  const [row] = await db
-    .insert(sdkKeys)
-    .values({
-      id: randomUUID(),
+  const row = await writeTransaction(db, async (tx) => {
+    const env = await tx
+      .select({ key: environments.key })
+      .from(environments)
+      .where(eq(environments.key, environment));
+    if (env.length === 0) throw errors.environmentNotFound(environment);
+    const [created] = await tx
+      .insert(sdkKeys)
+      .values({
+        id: randomUUID(),
+        environment,
+        keyHash: hashCredential(key),
+        keyPrefix: displayPrefix(key),
+        createdBy,
+      })
+      .returning();
+    await tx.insert(credentialsAudit).values({
+      action: 'sdk_key.created',
+      credentialId: created!.id,
       environment,
-      keyHash: hashCredential(key),
-      keyPrefix: displayPrefix(key),
-      createdBy,
-    })
-    .returning();
-  return { key, ...info(row!) };
+      keyPrefix: created!.keyPrefix,
+      actor: createdBy,
+      createdAt: created!.createdAt,
+    });
+    return created!;
+  });
+  return { key, ...info(row) };
 }
 
 export async function listSdkKeys(db: Db, environment?: string): Promise<SdkKeyInfo[]> {
@@ -60,13 +74,25 @@ export async function listSdkKeys(db: Db, environment?: string): Promise<SdkKeyI
   return rows.map(info);
 }
 
-/** Marks a key revoked; returns it, or undefined when no such (unrevoked) key exists. */
-export async function revokeSdkKey(db: Db, id: string): Promise<SdkKeyInfo | undefined> {
-  const [row] = await db
-    .update(sdkKeys)
-    .set({ revokedAt: new Date() })
-    .where(and(eq(sdkKeys.id, id), isNull(sdkKeys.revokedAt)))
-    .returning();
+/** Marks a key revoked by `actor`, audited; returns it, or undefined when no such (unrevoked) key exists. */
+export async function revokeSdkKey(db: Db, id: string, actor: string): Promise<SdkKeyInfo | undefined> {
+  const row = await writeTransaction(db, async (tx) => {
+    const [revoked] = await tx
+      .update(sdkKeys)
+      .set({ revokedAt: new Date(), revokedBy: actor })
+      .where(and(eq(sdkKeys.id, id), isNull(sdkKeys.revokedAt)))
+      .returning();
+    if (!revoked) return undefined;
+    await tx.insert(credentialsAudit).values({
+      action: 'sdk_key.revoked',
+      credentialId: revoked.id,
+      environment: revoked.environment,
+      keyPrefix: revoked.keyPrefix,
+      actor,
+      createdAt: revoked.revokedAt!,
+    });
+    return revoked;
+  });
   return row ? info(row) : undefined;
 }
 

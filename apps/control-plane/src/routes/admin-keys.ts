@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import {
   createSdkKey,
+  listCredentialsAudit,
   listSdkKeys,
   listTokens,
   mintToken,
@@ -11,6 +12,7 @@ import {
   revokeSdkKey,
   revokeToken,
 } from '../auth/index';
+import { CREDENTIAL_ACTIONS, type CredentialAction } from '../db/schema/index';
 import { ApiError, errors } from '../errors';
 import { ADMIN, BODY, errorResponses } from './responses';
 
@@ -25,8 +27,13 @@ const sdkKeyInfo = {
     createdBy: { type: 'string' },
     createdAt: { type: 'string', format: 'date-time' },
     revokedAt: { type: 'string', format: 'date-time', nullable: true },
+    revokedBy: {
+      type: 'string',
+      nullable: true,
+      description: 'Who revoked the key (null: not revoked, or unknown).',
+    },
   },
-  required: ['id', 'environment', 'keyPrefix', 'createdBy', 'createdAt', 'revokedAt'],
+  required: ['id', 'environment', 'keyPrefix', 'createdBy', 'createdAt', 'revokedAt', 'revokedBy'],
 } as const;
 
 const tokenInfo = {
@@ -39,14 +46,45 @@ const tokenInfo = {
     createdAt: { type: 'string', format: 'date-time' },
     expiresAt: { type: 'string', format: 'date-time', nullable: true },
     revokedAt: { type: 'string', format: 'date-time', nullable: true },
+    revokedBy: {
+      type: 'string',
+      nullable: true,
+      description: 'Who revoked the token (null: not revoked, or unknown).',
+    },
   },
-  required: ['id', 'subject', 'role', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt'],
+  required: ['id', 'subject', 'role', 'createdBy', 'createdAt', 'expiresAt', 'revokedAt', 'revokedBy'],
 } as const;
 
 const idParams = {
   type: 'object',
   properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
   required: ['id'],
+} as const;
+
+const credentialAuditEntry = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer', description: 'Position in the audit (page with `before`).' },
+    action: { type: 'string', enum: [...CREDENTIAL_ACTIONS] },
+    credentialId: { type: 'string', description: "The SDK key's id or the token's id (jti)." },
+    environment: { type: 'string', nullable: true, description: 'SDK keys: the environment the key reads.' },
+    keyPrefix: { type: 'string', nullable: true, description: "SDK keys: the key's first characters." },
+    subject: { type: 'string', nullable: true, description: "Tokens: the token's subject." },
+    role: { type: 'string', nullable: true, description: "Tokens: the token's role." },
+    actor: { type: 'string', description: 'Who did it (`kind:subject`).' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+  required: [
+    'id',
+    'action',
+    'credentialId',
+    'environment',
+    'keyPrefix',
+    'subject',
+    'role',
+    'actor',
+    'createdAt',
+  ],
 } as const;
 
 function sdkKeyNotFound(id: string): ApiError {
@@ -167,7 +205,7 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const revoked = await revokeSdkKey(app.db, request.params.id);
+      const revoked = await revokeSdkKey(app.db, request.params.id, actor(request.principal));
       if (!revoked) throw sdkKeyNotFound(request.params.id);
       app.auth.sdkKeys.forget(revoked.id);
       request.log.info({ actor: actor(request.principal), keyId: revoked.id }, 'SDK key revoked');
@@ -267,10 +305,60 @@ export async function adminKeysRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const revoked = await revokeToken(app.db, request.params.id);
+      const revoked = await revokeToken(app.db, request.params.id, actor(request.principal));
       if (!revoked) throw tokenNotFound(request.params.id);
       request.log.info({ actor: actor(request.principal), tokenId: revoked.id }, 'token revoked');
       return revoked;
+    },
+  );
+
+  app.get<{
+    Querystring: { credentialId?: string; action?: CredentialAction; limit?: string; before?: string };
+  }>(
+    `${BASE}/audit/credentials`,
+    {
+      ...admin,
+      schema: {
+        tags: ['keys'],
+        summary:
+          'The credentials audit, newest first: every SDK key created or revoked and every token minted or revoked, with who did it',
+        querystring: {
+          type: 'object',
+          properties: {
+            credentialId: { type: 'string', minLength: 1, maxLength: 100 },
+            action: { type: 'string', enum: [...CREDENTIAL_ACTIONS] },
+            limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: '1 to 1000 (default 100).' },
+            before: {
+              type: 'string',
+              pattern: '^[0-9]{1,15}$',
+              description: 'Only entries with a lower id.',
+            },
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { entries: { type: 'array', items: credentialAuditEntry } },
+            required: ['entries'],
+          },
+          ...errorResponses(...ADMIN, 'VALIDATION_FAILED'),
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit === undefined ? 100 : Number(q.limit);
+      if (limit < 1 || limit > 1000) {
+        throw errors.validation('querystring.limit', 'limit must be between 1 and 1000');
+      }
+      const entries = await listCredentialsAudit(app.db, {
+        limit,
+        ...(q.credentialId === undefined ? {} : { credentialId: q.credentialId }),
+        ...(q.action === undefined ? {} : { action: q.action }),
+        ...(q.before === undefined ? {} : { before: Number(q.before) }),
+      });
+      return { entries };
     },
   );
 }

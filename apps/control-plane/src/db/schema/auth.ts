@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigserial, check, index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { environments } from './core';
 
 // Credentials never sit in the database in plain text: tokens and keys are stored as the SHA-256 hex
@@ -17,6 +17,8 @@ export const apiTokens = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    /** Who revoked it (`kind:subject`, as `createdBy`); null while it is not revoked. */
+    revokedBy: text('revoked_by'),
   },
   (t) => [
     // Auth checks a presented JWT by primary key (jti); the hash is unique so a token is recorded once.
@@ -41,12 +43,56 @@ export const sdkKeys = pgTable(
     createdBy: text('created_by').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    /** Who revoked it (`kind:subject`, as `createdBy`); null while it is not revoked. */
+    revokedBy: text('revoked_by'),
   },
   (t) => [
     // Every SDK request resolves its key by hash (then cached in memory).
     uniqueIndex('sdk_keys_key_hash_uq').on(t.keyHash),
     // GET /sdk-keys?environment= lists one environment's keys.
     index('sdk_keys_environment_idx').on(t.environment, t.createdAt),
+  ],
+);
+
+/** What the credentials audit records. */
+export const CREDENTIAL_ACTIONS = [
+  'sdk_key.created',
+  'sdk_key.revoked',
+  'token.minted',
+  'token.revoked',
+] as const;
+export type CredentialAction = (typeof CREDENTIAL_ACTIONS)[number];
+
+/**
+ * Every creation and revocation of an SDK key or a minted token: who, what, when. Written in the
+ * transaction that makes the change, so there is no change without its row. Rows outlive their
+ * credential (no foreign key: deleting an environment deletes its keys, not their history). Never
+ * holds a secret or its hash.
+ */
+export const credentialsAudit = pgTable(
+  'credentials_audit',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    action: text('action').notNull(),
+    /** The SDK key's id, or the token's id (its `jti`). */
+    credentialId: text('credential_id').notNull(),
+    /** SDK keys: the environment the key reads. */
+    environment: text('environment'),
+    /** SDK keys: the key's display prefix. */
+    keyPrefix: text('key_prefix'),
+    /** Tokens: who or what uses the token, and its role. */
+    subject: text('subject'),
+    role: text('role'),
+    actor: text('actor').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (t) => [
+    // GET /audit/credentials?credentialId=: one credential's history, newest first.
+    index('credentials_audit_credential_idx').on(t.credentialId, t.id),
+    check(
+      'credentials_audit_action_ck',
+      sql`${t.action} in ('sdk_key.created', 'sdk_key.revoked', 'token.minted', 'token.revoked')`,
+    ),
   ],
 );
 
