@@ -261,6 +261,9 @@ describe('OpenAPI response schemas (real server on loopback, PGlite)', () => {
     await call('GET', `${BASE}/tokens`, 401, { token: null });
     await call('DELETE', `${BASE}/tokens/${token.body.id}`, 200);
     await call('DELETE', `${BASE}/tokens/${token.body.id}`, 404);
+    await call('GET', `${BASE}/audit/credentials?credentialId=${token.body.id}`, 200);
+    await call('GET', `${BASE}/audit/credentials?limit=0`, 400);
+    await call('GET', `${BASE}/audit/credentials`, 403, { token: viewerToken });
   }, 120_000);
 
   it('metrics, webhooks, experiments and the SDK ingest routes: every reply as documented', async () => {
