@@ -2,32 +2,19 @@
 // the credentials audit starts with their history as their rows know it (created by `created_by` at
 // `created_at`, revoked at `revoked_at` by 'unknown'), in the order it happened, and the audit refuses
 // an action it does not know.
-import { rmSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase, runMigrations, storageKinds, type TestDatabase } from '../src/index';
-import { emptyDatabase, migrationsBefore, rowsOf } from './migration-helpers';
+import { describe, expect, it } from 'vitest';
+import { runMigrations, storageKinds } from '../src/index';
+import { databaseBeforeMigration, rowsOf } from './migration-helpers';
 
 const BEFORE = '0005_credentials_audit';
 
 describe.each(storageKinds)('migration %s on existing keys and tokens', (kind) => {
-  let tdb: TestDatabase;
-  let database: Database;
-  let older: string;
-  beforeAll(async () => {
-    tdb = await emptyDatabase(kind);
-    database = await openDatabase({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir });
-    older = migrationsBefore(BEFORE);
-  }, 180_000);
-  afterAll(async () => {
-    await database?.close();
-    await tdb?.drop();
-    if (older) rmSync(older, { recursive: true, force: true });
-  });
+  const fixture = databaseBeforeMigration(kind, BEFORE);
 
   it('starts the credentials audit with the history of the existing rows, oldest first', async () => {
-    const db = database.db;
-    await runMigrations(db, older);
+    const db = fixture.database().db;
+    await runMigrations(db, fixture.older());
     await db.execute(sql`insert into environments (key, name) values ('prod', 'Production')`);
     await db.execute(sql`insert into sdk_keys (id, environment, key_hash, key_prefix, created_by, created_at, revoked_at)
       values ('k1', 'prod', 'h1', 'rpy_sdk_aaaa', 'admin-token:admin', '2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z'),

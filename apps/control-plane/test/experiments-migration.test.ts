@@ -1,32 +1,19 @@
 // Migration 0003 on a database that already holds experiment data (PGlite and Postgres): the per-unit
 // metric rows get their unit's variant from experiment_results, a metric row without an exposure row
 // (never part of any statistic) is removed, and the column is required from then on.
-import { rmSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Database, openDatabase, runMigrations, storageKinds, type TestDatabase } from '../src/index';
-import { emptyDatabase, migrationsBefore, rowsOf } from './migration-helpers';
+import { describe, expect, it } from 'vitest';
+import { runMigrations, storageKinds } from '../src/index';
+import { databaseBeforeMigration, rowsOf } from './migration-helpers';
 
 const BEFORE = '0003_experiment_metrics_variant';
 
 describe.each(storageKinds)('migration %s on existing experiment data', (kind) => {
-  let tdb: TestDatabase;
-  let database: Database;
-  let older: string;
-  beforeAll(async () => {
-    tdb = await emptyDatabase(kind);
-    database = await openDatabase({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir });
-    older = migrationsBefore(BEFORE);
-  }, 180_000);
-  afterAll(async () => {
-    await database?.close();
-    await tdb?.drop();
-    if (older) rmSync(older, { recursive: true, force: true });
-  });
+  const fixture = databaseBeforeMigration(kind, BEFORE);
 
   it('fills in the variant of every per-unit metric row and drops rows without an exposure', async () => {
-    const db = database.db;
-    await runMigrations(db, older);
+    const db = fixture.database().db;
+    await runMigrations(db, fixture.older());
     await db.execute(sql`insert into experiment_results
         (environment, experiment_key, unit_key, variant, first_exposure_at, last_exposure_at)
       values ('dev', 'exp', 'u1', 'control', now(), now()), ('dev', 'exp', 'u2', 'variant_a', now(), now()),

@@ -3,9 +3,15 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { findMigrationsFolder } from '../src/db/migrate';
-import { createTestDatabase, type StorageKind, type TestDatabase } from '../src/index';
+import {
+  createTestDatabase,
+  type Database,
+  openDatabase,
+  type StorageKind,
+  type TestDatabase,
+} from '../src/index';
 
 /** A database with no migration applied (the PGlite test template is already fully migrated). */
 export async function emptyDatabase(kind: StorageKind): Promise<TestDatabase> {
@@ -33,4 +39,29 @@ export function migrationsBefore(tag: string): string {
 export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+/**
+ * For the tests of a `describe`: an empty database of `kind` (opened before them, dropped after) and a
+ * migrations folder holding only the migrations before `tag` (apply it, write the rows the migration
+ * must carry over, then apply every migration).
+ */
+export function databaseBeforeMigration(
+  kind: StorageKind,
+  tag: string,
+): { database: () => Database; older: () => string } {
+  let tdb: TestDatabase | undefined;
+  let database: Database | undefined;
+  let older: string | undefined;
+  beforeAll(async () => {
+    tdb = await emptyDatabase(kind);
+    database = await openDatabase({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir });
+    older = migrationsBefore(tag);
+  }, 180_000);
+  afterAll(async () => {
+    await database?.close();
+    await tdb?.drop();
+    if (older) rmSync(older, { recursive: true, force: true });
+  });
+  return { database: () => database!, older: () => older! };
 }
