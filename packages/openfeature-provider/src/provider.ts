@@ -9,6 +9,7 @@ import {
   ProviderEvents,
   type ResolutionDetails,
   StandardResolutionReasons,
+  type TrackingEventDetails,
 } from '@openfeature/server-sdk';
 import type { EvaluationResult, ValueType } from '@rupaya/flags-core';
 import { type ClientOptions, createClient, type FlagsClient } from '@rupaya/flags-node';
@@ -110,6 +111,21 @@ export class RupayaProvider implements Provider {
     if (state === 'STALE') {
       queueMicrotask(() => this.events.emit(ProviderEvents.Stale, { message: 'serving a cached snapshot' }));
     }
+  }
+
+  /**
+   * OpenFeature's tracking API (`client.track(name, context, details)`): an experiment event for the
+   * context's unit, as the SDK's `client.track`. The unit is the one the evaluations were exposed
+   * with: `userId`, else `targetingKey` (or a `unitKey` attribute); `details.value`, when a finite
+   * number, is the event's value (a `mean` metric such as revenue). Other details are not kept.
+   */
+  track(trackingEventName: string, context: EvaluationContext, details: TrackingEventDetails): void {
+    const value = details?.value;
+    this.client.track(
+      trackingEventName,
+      toRupayaContext(context),
+      typeof value === 'number' && Number.isFinite(value) ? value : undefined,
+    );
   }
 
   async onClose(): Promise<void> {
