@@ -51,13 +51,17 @@ export class RequestScope {
    * What the request was served, first entry per flag. Shared and empty until the first entry (most
    * requests are served one flag or none: no array with room for sixteen is allocated for them).
    */
-  served: readonly ServedFlag[] = NOTHING_SERVED;
+  get served(): readonly ServedFlag[] {
+    return this.entries;
+  }
+
+  private entries: readonly ServedFlag[] = NOTHING_SERVED;
 
   /** Keeps the first entry of each flag. A scan, not a Set: a request is served a few flags at most. */
   add(entry: ServedFlag): void {
-    const served = this.served;
+    const served = this.entries;
     if (served === NOTHING_SERVED) {
-      this.served = [entry];
+      this.entries = [entry];
       return;
     }
     for (let i = 0; i < served.length; i++) if (served[i]!.flag === entry.flag) return;

@@ -223,6 +223,13 @@ describe('request metrics', () => {
         expect(req.scope.served.map((s) => s.unit)).toEqual([`user-${i % 100}`, `org-${i % 4}`]);
         req.record('/x', 'GET', 200, 1);
       }
+      // What a request was served is read-only: only evaluations add to it.
+      const req = new RequestFlags(c, () => ({ userId: 'user-1' }));
+      req.isEnabled('canary.user');
+      expect(() => {
+        (req as unknown as { served: unknown }).served = [];
+      }).toThrow(TypeError);
+      expect(req.served.map((s) => s.flag)).toEqual(['canary.user']);
     } finally {
       await c.close();
     }
