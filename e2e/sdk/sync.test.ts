@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase } from '@rupaya/control-plane';
 import { createClient, type FlagsClient } from '@rupaya/flags-node';
+import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminApi, PLANE_TIMEOUT_MS, type Plane, startPlane, waitFor } from './plane';
@@ -69,6 +70,36 @@ describe('propagation', () => {
     expect(poll.ms).toBeLessThan(300 + 3000);
     expect(streaming.revision).toBe(polling.revision);
     expect(streaming.snapshot?.environment).toBe('prod');
+  });
+});
+
+describe('a refused SDK key', () => {
+  it('ready() answers at once instead of waiting out its timeout, for an unknown and for a revoked key', async () => {
+    const revoked = await admin.ok<{ id: string; key: string }>('POST', '/api/admin/deployment/sdk-keys', {
+      environment: 'prod',
+    });
+    await admin.ok('DELETE', `/api/admin/deployment/sdk-keys/${revoked.id}`);
+    for (const [what, sdkKey] of [
+      ['unknown', `rpy_sdk_${randomBytes(32).toString('base64url')}`],
+      ['revoked', revoked.key],
+    ] as const) {
+      for (const streaming of [true, false]) {
+        const { c, log } = client({ sdkKey, streaming });
+        const errors: unknown[] = [];
+        c.on('error', (err) => errors.push(err));
+        const t0 = Date.now();
+        expect(await c.ready({ timeoutMs: 8_000 }), `${what} key, streaming ${streaming}`).toBe('NOT_READY');
+        // The first refusal answers (a loaded machine still answers in well under the timeout).
+        expect(Date.now() - t0, `${what} key, streaming ${streaming}`).toBeLessThan(4_000);
+        expect(errors.map((e) => (e as { statusCode?: number }).statusCode)).toContain(401);
+        expect(log.lines.some((l) => l.includes('refused the SDK key (401)'))).toBe(true);
+        // Asked again, it answers at once; evaluations give the caller's fallback.
+        const t1 = Date.now();
+        expect(await c.ready({ timeoutMs: 8_000 })).toBe('NOT_READY');
+        expect(Date.now() - t1).toBeLessThan(100);
+        expect(c.evaluate('e2e.sync-flag', { userId: 'u1' }).reason).toBe('NOT_READY');
+      }
+    }
   });
 });
 

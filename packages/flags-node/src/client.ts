@@ -111,6 +111,8 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private polling: Promise<void> | undefined;
   private readyWaiters: (() => void)[] = [];
   private firstAttemptFailed = false;
+  /** The control plane's last answer refused the SDK key (401/403). */
+  private keyRefused = false;
   private closed = false;
   private lastSyncAt = 0;
   private announced: ReadyState = 'NOT_READY';
@@ -218,12 +220,14 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   /**
    * Resolves by `timeoutMs` at the latest (default 10,000): READY as soon as a live snapshot is in
    * use; STALE at once if a cached/bootstrap snapshot exists and the first attempt to reach the
-   * control plane failed; otherwise whatever the state is when the time is up. Never rejects.
+   * control plane failed; at once when the control plane refuses the SDK key (401/403: NOT_READY,
+   * or STALE with a cached snapshot); otherwise whatever the state is when the time is up. Never
+   * rejects.
    */
   ready(options: { timeoutMs?: number } = {}): Promise<ReadyState> {
     const timeoutMs = options.timeoutMs ?? 10_000;
     if (this.state === 'READY' || this.closed) return Promise.resolve(this.state);
-    if (this.current && this.firstAttemptFailed) return Promise.resolve(this.state);
+    if ((this.current && this.firstAttemptFailed) || this.keyRefused) return Promise.resolve(this.state);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -468,6 +472,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private markSynced(): void {
     if (this.closed) return;
     this.lastSyncAt = Date.now();
+    this.keyRefused = false;
     if (!this.current || this.source !== 'live') return;
     this.stale = false;
     if (this.staleTimer) clearTimeout(this.staleTimer);
@@ -532,6 +537,10 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     }
     if (err instanceof HttpStatusError && (err.statusCode === 401 || err.statusCode === 403)) {
       this.logger.error(`the control plane refused the SDK key (${err.statusCode})`);
+      this.keyRefused = true;
+      // Waiting longer cannot help: ready() answers now (NOT_READY, or STALE from a cached snapshot).
+      // The client keeps retrying with backoff, so a key the control plane accepts later still works.
+      for (const w of [...this.readyWaiters]) w();
     }
     this.reportError(err);
   }

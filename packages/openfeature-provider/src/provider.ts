@@ -106,7 +106,9 @@ export class RupayaProvider implements Provider {
     this.initialized = true;
     if (state === 'NOT_READY') {
       // The SDK marks the provider ERROR; the client keeps trying and emits READY when it gets a snapshot.
-      throw new Error(`no flag snapshot within ${this.readyTimeoutMs} ms`);
+      throw new Error(
+        `no flag snapshot: the control plane was not reachable within ${this.readyTimeoutMs} ms, or it refused the SDK key (see the client's log)`,
+      );
     }
     if (state === 'STALE') {
       queueMicrotask(() => this.events.emit(ProviderEvents.Stale, { message: 'serving a cached snapshot' }));
