@@ -235,7 +235,8 @@ describe('bootstrap', () => {
 
 describe('cache file', () => {
   it('writes the last good snapshot and serves it as STALE at once after a restart with the server down', async () => {
-    const cacheFile = join(dir, 'flags-cache.json');
+    // In a directory that does not exist yet (a fresh volume): the client creates it.
+    const cacheFile = join(dir, 'var', 'cache', 'flags-cache.json');
     serveSnapshots({ body: JSON.stringify(makeSnapshot(12, [boolFlag('feature.a', true)])), revision: 12 });
     const first = client({ cacheFile, streaming: false });
     expect(await first.c.ready({ timeoutMs: 5000 })).toBe('READY');

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -88,11 +88,25 @@ describe('cache file', () => {
     expect(JSON.parse(readFileSync(file, 'utf8')).snapshot.revision).toBe(20);
   });
 
+  it('creates a missing directory (mode 0700) and writes the file there', async () => {
+    const errors: Error[] = [];
+    const file = join(dir, 'missing-dir', 'nested', 'flags.json');
+    const writer = new CacheFileWriter(file, (e) => errors.push(e));
+    await writer.write(content(1));
+    expect(errors).toEqual([]);
+    expect(JSON.parse(readFileSync(file, 'utf8')).snapshot.revision).toBe(1);
+    expect(statSync(join(dir, 'missing-dir')).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
   it('reports a write failure through the callback', async () => {
     const errors: Error[] = [];
-    const writer = new CacheFileWriter(join(dir, 'missing-dir', 'flags.json'), (e) => errors.push(e));
+    // A path below a regular file: no directory can be made there.
+    const blocker = join(dir, 'a-file');
+    writeFileSync(blocker, 'x');
+    const writer = new CacheFileWriter(join(blocker, 'flags.json'), (e) => errors.push(e));
     await writer.write(content(1));
     expect(errors).toHaveLength(1);
-    expect(errors[0]?.message).toMatch(/ENOENT/);
+    expect(errors[0]?.message).toMatch(/ENOTDIR|EEXIST/);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Snapshot } from '@rupaya/flags-core';
@@ -74,10 +74,20 @@ export async function writeCacheFile(path: string, content: CacheFileContent): P
   await writeJsonFileAtomic(path, content);
 }
 
-/** `JSON.stringify(value)` to `path` atomically (temporary file, fsync, rename), mode 0600. */
+/**
+ * `JSON.stringify(value)` to `path` atomically (temporary file, fsync, rename), mode 0600. A missing
+ * directory is created (mode 0700), as a cache or spool path in a fresh container's volume often is.
+ */
 export async function writeJsonFileAtomic(path: string, value: unknown): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'w', 0o600);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(tmp, 'w', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    handle = await open(tmp, 'w', 0o600);
+  }
   try {
     await handle.writeFile(JSON.stringify(value));
     await handle.sync();
