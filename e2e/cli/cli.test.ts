@@ -191,6 +191,75 @@ describe.each(storageKinds)('rupaya CLI on %s', (kind) => {
     expect(((await res.json()) as { environment: string }).environment).toBe('prod');
   });
 
+  it('sdk-keys and tokens list and revoke, and audit credentials shows who did what', async () => {
+    const created = await cli(['sdk-keys', 'create', '--env', 'prod', '--json'], env);
+    expect(created.code).toBe(0);
+    const { id: keyId, key } = JSON.parse(created.out) as { id: string; key: string };
+    const listed = await cli(['sdk-keys', 'list', '--env', 'prod', '--json'], env);
+    expect(listed.code).toBe(0);
+    const keys = JSON.parse(listed.out).keys as {
+      id: string;
+      environment: string;
+      revokedBy: string | null;
+    }[];
+    expect(keys.find((k) => k.id === keyId)).toMatchObject({ environment: 'prod', revokedBy: null });
+    expect(keys.every((k) => k.environment === 'prod')).toBe(true);
+    const table = await cli(['sdk-keys', 'list', '--env', 'prod'], env);
+    expect(table.out).toMatch(/^ID\s+ENVIRONMENT\s+KEYPREFIX/);
+    expect(table.out).toContain(keyId);
+    expect(table.out).not.toContain(key);
+
+    const revoked = await cli(['sdk-keys', 'revoke', keyId, '--json'], env);
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.out)).toMatchObject({
+      id: keyId,
+      revokedBy: expect.stringMatching(/^admin-token:/),
+    });
+    const snapshot = await fetch(`${cp.url}/api/sdk/v1/snapshot`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(snapshot.status).toBe(401);
+    const again = await cli(['sdk-keys', 'revoke', keyId], env);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('SDK_KEY_NOT_FOUND');
+
+    const minted = await cli(
+      ['tokens', 'create', '--role', 'editor', '--subject', 'e2e-rotate', '--json'],
+      env,
+    );
+    const { id: tokenId, token } = JSON.parse(minted.out) as { id: string; token: string };
+    const tokens = await cli(['tokens', 'list'], env);
+    expect(tokens.code).toBe(0);
+    expect(tokens.out).toMatch(/^ID\s+SUBJECT\s+ROLE/);
+    expect(tokens.out).toContain(tokenId);
+    expect((await cli(['flags', 'list'], { RUPAYA_URL: cp.url, RUPAYA_TOKEN: token })).code).toBe(0);
+    expect((await cli(['tokens', 'revoke', tokenId], env)).code).toBe(0);
+    const refused = await cli(['flags', 'list'], { RUPAYA_URL: cp.url, RUPAYA_TOKEN: token });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('UNAUTHORIZED');
+
+    const audit = await cli(['audit', 'credentials', '--id', keyId, '--json'], env);
+    expect(audit.code).toBe(0);
+    expect((JSON.parse(audit.out).entries as { action: string }[]).map((e) => e.action)).toEqual([
+      'sdk_key.revoked',
+      'sdk_key.created',
+    ]);
+    const recent = await cli(['audit', 'credentials', '--limit', '3'], env);
+    expect(recent.code).toBe(0);
+    const lines = recent.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^CREATEDAT\s+ACTION\s+CREDENTIALID\s+DETAIL\s+ACTOR$/);
+    // Newest first: the token's revocation, its minting, the key's revocation.
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[1])).toEqual([
+      'token.revoked',
+      'token.minted',
+      'sdk_key.revoked',
+    ]);
+    expect(lines[1]).toContain('e2e-rotate (editor)');
+    const bad = await cli(['audit', 'credentials', '--action', 'token.deleted'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('VALIDATION_FAILED');
+  });
+
   it('health reads /health', async () => {
     const h = await cli(['health', '--json'], env);
     expect(h.code).toBe(0);

@@ -37,7 +37,7 @@ describe('rupaya help', () => {
     expect(t.out()).toContain('--json');
   });
 
-  it.each(['flags', 'canary', 'experiments', 'tokens', 'sdk-keys'])(
+  it.each(['flags', 'canary', 'experiments', 'tokens', 'sdk-keys', 'audit'])(
     '`%s --help` lists its subcommands',
     async (group) => {
       const t = io();
@@ -67,6 +67,9 @@ describe('usage errors exit 2 and change nothing', () => {
     [['tokens', 'create'], '--role is required'],
     [['tokens', 'create', '--role', 'root'], '--role must be viewer, editor or admin'],
     [['sdk-keys', 'create'], '--env (or RUPAYA_ENV) is required'],
+    [['sdk-keys', 'revoke'], 'missing <id>'],
+    [['tokens', 'revoke'], 'missing <id>'],
+    [['audit', 'credentials', '--limit', 'ten'], '--limit must be a number from 1 to 1000'],
     [['metrics', '--from', 'yesterday'], '--from must be an ISO-8601 time'],
     [['flags', 'list', '--url', 'not a url'], 'is not a URL'],
     [['flags', 'import', '/nonexistent/flags.yaml'], 'cannot read /nonexistent/flags.yaml: ENOENT'],

@@ -2,7 +2,7 @@
 import { AdminClient } from '../client';
 import { optionalString, requireArg, requireString } from '../context';
 import { CliApiError, UsageError } from '../errors';
-import { printJson, renderAny, renderKeyValues } from '../output';
+import { printJson, renderAny, renderKeyValues, renderTable } from '../output';
 import { type Command, reasonOption } from './types';
 
 const canaryActions = ['advance', 'rollback', 'pause', 'resume'] as const;
@@ -165,6 +165,46 @@ export const operationCommands: Command[] = [
     },
   },
   {
+    name: 'tokens list',
+    usage: 'rupaya tokens list',
+    summary:
+      'List minted tokens (never the tokens themselves): role, expiry, who created and who revoked each',
+    async run(ctx) {
+      const client = await ctx.client();
+      const body = await client.request<{ tokens: Record<string, unknown>[] }>(
+        'GET',
+        AdminClient.path('tokens'),
+        {
+          environment: false,
+        },
+      );
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(
+        renderTable(body.tokens, [
+          'id',
+          'subject',
+          'role',
+          'createdBy',
+          'expiresAt',
+          'revokedAt',
+          'revokedBy',
+        ]),
+      );
+    },
+  },
+  {
+    name: 'tokens revoke',
+    usage: 'rupaya tokens revoke <id>',
+    summary: 'Revoke a minted token (by the id `tokens list` shows); effective at once, audited',
+    async run(ctx) {
+      const id = requireArg(ctx, 0, 'id');
+      const client = await ctx.client();
+      const body = await client.request('DELETE', AdminClient.path('tokens', id), { environment: false });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderKeyValues(body));
+    },
+  },
+  {
     name: 'sdk-keys create',
     usage: 'rupaya sdk-keys create [--env <env>]',
     summary: 'Create an SDK key for an environment; printed once',
@@ -180,6 +220,85 @@ export const operationCommands: Command[] = [
       if (ctx.global.json) return printJson(ctx.io, body);
       ctx.io.stdout.write(`${body.key}\n`);
       ctx.io.stderr.write('This key is shown once; give it to the service as RUPAYA_SDK_KEY.\n');
+    },
+  },
+  {
+    name: 'sdk-keys list',
+    usage: 'rupaya sdk-keys list [--env <env>]',
+    summary: 'List SDK keys (never the keys themselves): who created and who revoked each',
+    async run(ctx) {
+      const client = await ctx.client();
+      const body = await client.request<{ keys: Record<string, unknown>[] }>(
+        'GET',
+        AdminClient.path('sdk-keys'),
+        {
+          environment: false,
+          query: { environment: ctx.global.env },
+        },
+      );
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(
+        renderTable(body.keys, [
+          'id',
+          'environment',
+          'keyPrefix',
+          'createdBy',
+          'createdAt',
+          'revokedAt',
+          'revokedBy',
+        ]),
+      );
+    },
+  },
+  {
+    name: 'sdk-keys revoke',
+    usage: 'rupaya sdk-keys revoke <id>',
+    summary: 'Revoke an SDK key (by the id `sdk-keys list` shows); audited',
+    async run(ctx) {
+      const id = requireArg(ctx, 0, 'id');
+      const client = await ctx.client();
+      const body = await client.request('DELETE', AdminClient.path('sdk-keys', id), { environment: false });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderKeyValues(body));
+    },
+  },
+  {
+    name: 'audit credentials',
+    usage: 'rupaya audit credentials [--id <credential id>] [--action <action>] [--limit <n>]',
+    summary:
+      'The credentials audit, newest first: SDK keys created/revoked and tokens minted/revoked, and who did it',
+    options: {
+      id: { type: 'string', description: "one key's or token's history" },
+      action: {
+        type: 'string',
+        description: 'sdk_key.created, sdk_key.revoked, token.minted or token.revoked',
+      },
+      limit: { type: 'string', description: 'how many entries (1-1000, default 100)' },
+    },
+    async run(ctx) {
+      const limit = optionalString(ctx, 'limit');
+      if (limit !== undefined && !/^\d{1,4}$/.test(limit)) {
+        throw new UsageError(`--limit must be a number from 1 to 1000, got "${limit}"`);
+      }
+      const client = await ctx.client();
+      const body = await client.request<{ entries: Record<string, unknown>[] }>(
+        'GET',
+        AdminClient.path('audit', 'credentials'),
+        {
+          environment: false,
+          query: { credentialId: optionalString(ctx, 'id'), action: optionalString(ctx, 'action'), limit },
+        },
+      );
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(
+        renderTable(
+          body.entries.map((e) => ({
+            ...e,
+            detail: e.environment ?? (e.subject ? `${e.subject} (${e.role})` : ''),
+          })),
+          ['createdAt', 'action', 'credentialId', 'detail', 'actor'],
+        ),
+      );
     },
   },
 ];
