@@ -41,6 +41,53 @@ function isoOrRelative(text: string, name: string, now: number): string {
   return new Date(t).toISOString();
 }
 
+/** `<resource> list`: GET /<resource> as a table of `columns` (or `--json`). */
+function listCommand(spec: {
+  name: string;
+  usage: string;
+  summary: string;
+  resource: 'tokens' | 'sdk-keys';
+  /** The array in the answer (default: the resource's name). */
+  field?: string;
+  /** `--env` filters the list instead of being sent as the scope of the request. */
+  byEnvironment?: boolean;
+  columns: string[];
+}): Command {
+  return {
+    name: spec.name,
+    usage: spec.usage,
+    summary: spec.summary,
+    async run(ctx) {
+      const client = await ctx.client();
+      const body = await client.request<Record<string, Record<string, unknown>[]>>(
+        'GET',
+        AdminClient.path(spec.resource),
+        { environment: false, query: spec.byEnvironment ? { environment: ctx.global.env } : {} },
+      );
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderTable(body[spec.field ?? spec.resource] ?? [], spec.columns));
+    },
+  };
+}
+
+/** `<resource> revoke <id>`: DELETE /<resource>/<id>, the revoked credential shown. */
+function revokeCommand(spec: { name: string; summary: string; resource: 'tokens' | 'sdk-keys' }): Command {
+  return {
+    name: spec.name,
+    usage: `rupaya ${spec.name} <id>`,
+    summary: spec.summary,
+    async run(ctx) {
+      const id = requireArg(ctx, 0, 'id');
+      const client = await ctx.client();
+      const body = await client.request('DELETE', AdminClient.path(spec.resource, id), {
+        environment: false,
+      });
+      if (ctx.global.json) return printJson(ctx.io, body);
+      ctx.io.stdout.write(renderKeyValues(body));
+    },
+  };
+}
+
 export const operationCommands: Command[] = [
   ...canaryCommands,
   {
@@ -164,46 +211,19 @@ export const operationCommands: Command[] = [
       ctx.io.stderr.write('This token is shown once; store it in a secret manager.\n');
     },
   },
-  {
+  listCommand({
     name: 'tokens list',
     usage: 'rupaya tokens list',
     summary:
       'List minted tokens (never the tokens themselves): role, expiry, who created and who revoked each',
-    async run(ctx) {
-      const client = await ctx.client();
-      const body = await client.request<{ tokens: Record<string, unknown>[] }>(
-        'GET',
-        AdminClient.path('tokens'),
-        {
-          environment: false,
-        },
-      );
-      if (ctx.global.json) return printJson(ctx.io, body);
-      ctx.io.stdout.write(
-        renderTable(body.tokens, [
-          'id',
-          'subject',
-          'role',
-          'createdBy',
-          'expiresAt',
-          'revokedAt',
-          'revokedBy',
-        ]),
-      );
-    },
-  },
-  {
+    resource: 'tokens',
+    columns: ['id', 'subject', 'role', 'createdBy', 'expiresAt', 'revokedAt', 'revokedBy'],
+  }),
+  revokeCommand({
     name: 'tokens revoke',
-    usage: 'rupaya tokens revoke <id>',
     summary: 'Revoke a minted token (by the id `tokens list` shows); effective at once, audited',
-    async run(ctx) {
-      const id = requireArg(ctx, 0, 'id');
-      const client = await ctx.client();
-      const body = await client.request('DELETE', AdminClient.path('tokens', id), { environment: false });
-      if (ctx.global.json) return printJson(ctx.io, body);
-      ctx.io.stdout.write(renderKeyValues(body));
-    },
-  },
+    resource: 'tokens',
+  }),
   {
     name: 'sdk-keys create',
     usage: 'rupaya sdk-keys create [--env <env>]',
@@ -222,46 +242,20 @@ export const operationCommands: Command[] = [
       ctx.io.stderr.write('This key is shown once; give it to the service as RUPAYA_SDK_KEY.\n');
     },
   },
-  {
+  listCommand({
     name: 'sdk-keys list',
     usage: 'rupaya sdk-keys list [--env <env>]',
     summary: 'List SDK keys (never the keys themselves): who created and who revoked each',
-    async run(ctx) {
-      const client = await ctx.client();
-      const body = await client.request<{ keys: Record<string, unknown>[] }>(
-        'GET',
-        AdminClient.path('sdk-keys'),
-        {
-          environment: false,
-          query: { environment: ctx.global.env },
-        },
-      );
-      if (ctx.global.json) return printJson(ctx.io, body);
-      ctx.io.stdout.write(
-        renderTable(body.keys, [
-          'id',
-          'environment',
-          'keyPrefix',
-          'createdBy',
-          'createdAt',
-          'revokedAt',
-          'revokedBy',
-        ]),
-      );
-    },
-  },
-  {
+    resource: 'sdk-keys',
+    field: 'keys',
+    byEnvironment: true,
+    columns: ['id', 'environment', 'keyPrefix', 'createdBy', 'createdAt', 'revokedAt', 'revokedBy'],
+  }),
+  revokeCommand({
     name: 'sdk-keys revoke',
-    usage: 'rupaya sdk-keys revoke <id>',
     summary: 'Revoke an SDK key (by the id `sdk-keys list` shows); audited',
-    async run(ctx) {
-      const id = requireArg(ctx, 0, 'id');
-      const client = await ctx.client();
-      const body = await client.request('DELETE', AdminClient.path('sdk-keys', id), { environment: false });
-      if (ctx.global.json) return printJson(ctx.io, body);
-      ctx.io.stdout.write(renderKeyValues(body));
-    },
-  },
+    resource: 'sdk-keys',
+  }),
   {
     name: 'audit credentials',
     usage: 'rupaya audit credentials [--id <credential id>] [--action <action>] [--limit <n>]',
