@@ -153,4 +153,39 @@ describe.each(storageKinds)('snapshot and stream on %s', (kind) => {
       sse.close();
     }
   });
+
+  it('an SDK holding a newer revision than the database (restored) moves the revision past it, once; a far-fetched claim changes nothing', async () => {
+    const prodKey = await s.sdkKey('prod');
+    const auth = { authorization: `Bearer ${prodKey}` };
+    const before = JSON.parse((await rawGet(snapUrl, auth)).body.toString('utf8')) as Snapshot;
+    const held = before.revision + 3;
+    // A streaming SDK resumes from a revision this database never reached.
+    const sse = await openSse(`${s.cp.url}/api/sdk/v1/stream`, { ...auth, 'last-event-id': String(held) });
+    try {
+      const pushed = await sse.waitFor((e) => e.event === 'snapshot', 5000);
+      expect(pushed.id).toBe(String(held + 1));
+      const after = JSON.parse(pushed.data!) as Snapshot;
+      // The same flags, in a revision past the one the SDK holds.
+      expect(after.flags).toEqual(before.flags);
+      expect(parseSnapshot(after).ok).toBe(true);
+    } finally {
+      sse.close();
+    }
+    // A second claim within the interval changes nothing (one catch-up per environment at a time).
+    await rawGet(snapUrl, { ...auth, 'if-none-match': `"${held + 10}-0000000000000000"` });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.cp.app.snapshots.get('prod')!.revision).toBe(held + 1);
+
+    // A claim a million revisions past the database is not a restore: ignored.
+    const devKey = await s.sdkKey('dev');
+    const devAuth = { authorization: `Bearer ${devKey}` };
+    const dev = JSON.parse((await rawGet(snapUrl, devAuth)).body.toString('utf8')) as Snapshot;
+    const far = await rawGet(snapUrl, {
+      ...devAuth,
+      'if-none-match': `"${dev.revision + 2_000_000}-0000000000000000"`,
+    });
+    expect(far.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.cp.app.snapshots.get('dev')!.revision).toBe(dev.revision);
+  });
 });

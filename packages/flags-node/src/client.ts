@@ -511,7 +511,12 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private async pollOnce(): Promise<void> {
     let next = this.pollIntervalMs;
     try {
-      const res = await fetchSnapshot(this.transport, this.http, this.etag, this.controller.signal);
+      const res = await fetchSnapshot(
+        this.transport,
+        this.http,
+        this.etag ?? this.heldEtag(),
+        this.controller.signal,
+      );
       this.pollBackoff.reset();
       if (res.status === 304) {
         if (this.current && this.source !== 'live') this.install(this.current, 'live');
@@ -527,6 +532,18 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
       this.logger.warn(`snapshot poll failed: ${(err as Error).message}; next poll in ${next} ms`);
     }
     this.schedulePoll(next);
+  }
+
+  /**
+   * The control plane's ETag of the snapshot held (`"<revision>-<first 16 hex of its checksum>"`,
+   * its documented form) when no answer gave one yet: a client started from its cache file gets a
+   * 304 instead of the whole snapshot when nothing changed, and tells the control plane which
+   * revision it holds (a control plane whose database went back moves its revision past it).
+   */
+  private heldEtag(): string | undefined {
+    const held = this.current;
+    if (!held || typeof held.checksum !== 'string') return undefined;
+    return `"${held.revision}-${held.checksum.replace(/^sha256:/, '').slice(0, 16)}"`;
   }
 
   private noteFailure(err: Error): void {

@@ -43,18 +43,29 @@ async function currentSnapshot(app: FastifyInstance, environment: string): Promi
   return built;
 }
 
+/** The revision an SDK holds, from its If-None-Match (`"<revision>-<checksum prefix>"`), or -1. */
+function heldRevision(ifNoneMatch: string): number {
+  const m = /^\s*(?:W\/)?"(\d{1,15})-/.exec(ifNoneMatch);
+  return m ? Number(m[1]) : -1;
+}
+
 function sendSnapshot(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
   built: BuiltSnapshot,
 ): FastifyReply {
+  const ifNoneMatch = request.headers['if-none-match'];
+  // An SDK holding a newer revision than this one: the database went back (see SnapshotService.catchUp).
+  if (ifNoneMatch !== undefined && ifNoneMatch !== built.etag && heldRevision(ifNoneMatch) > built.revision) {
+    app.snapshots.catchUp(built.environment, heldRevision(ifNoneMatch));
+  }
   reply.header('etag', built.etag);
   reply.header('cache-control', 'no-cache');
   reply.header('vary', 'Accept-Encoding');
   reply.header('x-rupaya-revision', built.revisionHeader);
   if (app.snapshots.stale) reply.header('x-rupaya-stale', 'true');
-  if (notModified(request.headers['if-none-match'], built.etag)) return reply.code(304).send();
+  if (notModified(ifNoneMatch, built.etag)) return reply.code(304).send();
   reply.type('application/json; charset=utf-8');
   const enc = chooseEncoding(request.headers['accept-encoding']);
   if (enc === 'identity') return reply.send(built.identity);
@@ -121,7 +132,9 @@ export default async function sdkRoutes(app: FastifyInstance): Promise<void> {
       const lastHeader =
         request.headers['last-event-id'] ?? (request.query as { lastEventId?: string }).lastEventId;
       const last =
-        typeof lastHeader === 'string' && /^\d+$/.test(lastHeader.trim()) ? Number(lastHeader) : -1;
+        typeof lastHeader === 'string' && /^\d{1,15}$/.test(lastHeader.trim()) ? Number(lastHeader) : -1;
+      // An SDK resuming past this revision: the database went back (see SnapshotService.catchUp).
+      if (last > built.revision) app.snapshots.catchUp(environment, last);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

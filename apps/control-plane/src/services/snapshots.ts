@@ -13,6 +13,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
 import type { Database, DbOrTx } from '../db/client';
 import { notify } from '../db/client';
+import { writeTransaction } from '../db/retry';
 import { environments, featureFlags, flagConfigs, snapshotRevisions } from '../db/schema/index';
 import { toFlag } from './flag-model';
 import type { StorageHealth } from './storage-health';
@@ -23,6 +24,10 @@ const brotliAsync = promisify(brotliCompress);
 export const SNAPSHOT_CHANNEL = 'rupaya_snapshot';
 /** Revisions kept per environment (older rows are pruned in the writing transaction). */
 const KEEP_REVISIONS = 50;
+/** An environment catches up with a revision an SDK holds at most once per this long. */
+const CATCH_UP_INTERVAL_MS = 5_000;
+/** A claimed revision further than this past the database's is ignored (forged, not restored). */
+const MAX_CATCH_UP = 1_000_000;
 
 export interface BuiltSnapshot {
   environment: string;
@@ -69,9 +74,15 @@ export async function lockEnvironments(tx: DbOrTx, keys?: readonly string[]): Pr
 /**
  * Inside a write transaction: locks the environment row (see lockEnvironments: a transaction that
  * changes several environments locks them all first), computes the environment's flags after the
- * change, stores revision+1 with its checksum, and queues a NOTIFY (sent on commit).
+ * change, stores revision+1 (or `atLeast`, when larger) with its checksum, and queues a NOTIFY (sent
+ * on commit).
  */
-export async function createRevision(tx: DbOrTx, environment: string, cause: string): Promise<number> {
+export async function createRevision(
+  tx: DbOrTx,
+  environment: string,
+  cause: string,
+  atLeast = 0,
+): Promise<number> {
   const locked = await tx
     .select({ revision: environments.revision })
     .from(environments)
@@ -79,7 +90,7 @@ export async function createRevision(tx: DbOrTx, environment: string, cause: str
     .for('no key update');
   const current = locked[0];
   if (!current) throw new Error(`environment ${environment} vanished during a write`);
-  const revision = current.revision + 1;
+  const revision = Math.max(current.revision + 1, atLeast);
   const flagsJson = await environmentFlagsJson(tx, environment);
   const checksum = checksumOfPayload(
     canonicalWithFlags({ schemaVersion: SCHEMA_VERSION, environment, revision }, flagsJson),
@@ -242,8 +253,60 @@ export class SnapshotService {
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
   private stopped = false;
+  /** When each environment last tried to catch up with a revision an SDK held (see `catchUp`). */
+  private readonly catchUps = new Map<string, number>();
 
   constructor(private readonly o: SnapshotServiceOptions) {}
+
+  /**
+   * An SDK holds revision `claimed` of `environment`, newer than any this control plane has built:
+   * the database was restored from a backup or reset, and its revisions started again below what
+   * SDKs hold. SDKs refuse a snapshot older than the one they hold (a replayed snapshot must never
+   * roll flags back), so they would ignore every change until the revisions caught up on their own.
+   * A new revision past the claim, with the database's flags, makes them take those flags again.
+   * Nothing happens when the database is already there (a replica that has not built it yet), for
+   * a claim more than MAX_CATCH_UP ahead (not a restore: a forged claim must not run revisions up),
+   * or within CATCH_UP_INTERVAL_MS of the environment's last attempt. Never throws; logged.
+   */
+  catchUp(environment: string, claimed: number): void {
+    const now = Date.now();
+    const last = this.catchUps.get(environment);
+    if (last !== undefined && now - last < CATCH_UP_INTERVAL_MS) return;
+    this.catchUps.set(environment, now);
+    const log = this.o.log;
+    writeTransaction(this.o.database.db, async (tx) => {
+      const [row] = await tx
+        .select({ revision: environments.revision })
+        .from(environments)
+        .where(eq(environments.key, environment))
+        .for('no key update');
+      if (!row || row.revision >= claimed) return undefined;
+      if (claimed - row.revision > MAX_CATCH_UP) {
+        log.warn(
+          { environment, claimed, revision: row.revision },
+          'an SDK claims a revision far past the database: ignored',
+        );
+        return undefined;
+      }
+      const revision = await createRevision(
+        tx,
+        environment,
+        `catch-up: an SDK held revision ${claimed}, the database was at ${row.revision} (restored or reset)`,
+        claimed + 1,
+      );
+      return { from: row.revision, revision };
+    }).then(
+      (done) => {
+        if (!done) return;
+        log.warn(
+          { environment, claimed, from: done.from, revision: done.revision },
+          'SDKs held a newer revision than the database (restored or reset): revision moved past theirs',
+        );
+        void this.refresh(environment);
+      },
+      (err) => log.warn({ err, environment, claimed }, 'revision catch-up failed'),
+    );
+  }
 
   get(environment: string): BuiltSnapshot | undefined {
     return this.built.get(environment);
