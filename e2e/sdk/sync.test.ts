@@ -1,14 +1,17 @@
 // The Node SDK against a real control plane (PGlite in memory): propagation over SSE and polling,
 // and snapshots a client must refuse, produced from real control-plane responses by a tampering
 // proxy (bad checksum, an older revision replayed, another environment's snapshot).
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase } from '@rupaya/control-plane';
 import { createClient, type FlagsClient } from '@rupaya/flags-node';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminApi, PLANE_TIMEOUT_MS, type Plane, startPlane, waitFor } from './plane';
+import { AdminApi, PLANE_TIMEOUT_MS, type Plane, removeDir, startPlane, waitFor } from './plane';
 
 let plane: Plane;
 let admin: AdminApi;
@@ -70,6 +73,51 @@ describe('propagation', () => {
     expect(poll.ms).toBeLessThan(300 + 3000);
     expect(streaming.revision).toBe(polling.revision);
     expect(streaming.snapshot?.environment).toBe('prod');
+  });
+});
+
+describe('a service restarted from its cache file', () => {
+  it('sends the cached snapshot’s ETag and gets a 304 when nothing changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rupaya-etag-'));
+    const cacheFile = join(dir, 'flags.json');
+    try {
+      const first = client({ cacheFile, streaming: false, pollIntervalMs: 60_000 }).c;
+      expect(await first.ready({ timeoutMs: 10_000 })).toBe('READY');
+      await first.close();
+      // A proxy that forwards If-None-Match and notes what the control plane answered.
+      const seen: { ifNoneMatch: string | undefined; status: number }[] = [];
+      const proxy = createServer(async (req, res) => {
+        const headers: Record<string, string> = { authorization: req.headers.authorization ?? '' };
+        const inm = req.headers['if-none-match'];
+        if (typeof inm === 'string') headers['if-none-match'] = inm;
+        const up = await request(plane.url + req.url, { headers });
+        const body = Buffer.from(await up.body.arrayBuffer());
+        seen.push({ ifNoneMatch: inm as string | undefined, status: up.statusCode });
+        const etag = up.headers.etag;
+        res.writeHead(up.statusCode, {
+          ...(typeof etag === 'string' ? { etag } : {}),
+          ...(up.statusCode === 200 ? { 'content-type': 'application/json' } : {}),
+        });
+        res.end(body);
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+        const restarted = client({ url, cacheFile, streaming: false, pollIntervalMs: 60_000 }).c;
+        expect(restarted.state).toBe('STALE'); // the cache file, before any answer
+        expect(await restarted.ready({ timeoutMs: 10_000 })).toBe('READY');
+        const served = await request(`${plane.url}/api/sdk/v1/snapshot`, {
+          headers: { authorization: `Bearer ${prodKey}` },
+        });
+        await served.body.text();
+        expect(seen).toEqual([{ ifNoneMatch: served.headers.etag, status: 304 }]);
+        expect(restarted.revision).toBe(Number(served.headers['x-rupaya-revision']));
+      } finally {
+        await new Promise<void>((r) => proxy.close(() => r()));
+      }
+    } finally {
+      removeDir(dir);
+    }
   });
 });
 
