@@ -8,6 +8,7 @@ import {
   type Flag,
   type FlagValue,
   type Snapshot,
+  snapshotEtag,
   unitKeyOf,
   type Widen,
 } from '@rupaya/flags-core';
@@ -543,7 +544,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private heldEtag(): string | undefined {
     const held = this.current;
     if (!held || typeof held.checksum !== 'string') return undefined;
-    return `"${held.revision}-${held.checksum.replace(/^sha256:/, '').slice(0, 16)}"`;
+    return snapshotEtag(held.revision, held.checksum);
   }
 
   private noteFailure(err: Error): void {

@@ -1,6 +1,7 @@
 // SDK endpoints: the environment's snapshot (prebuilt bytes, ETag/304, gzip/brotli) and the SSE
 // stream of new revisions (Last-Event-ID resume, heartbeat). Both keep serving the last built
 // revision while the database is down, marked with X-Rupaya-Stale: true.
+import { revisionOfEtag } from '@rupaya/flags-core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors';
 import type { BuiltSnapshot, SnapshotRevisionEvent } from '../services/snapshots';
@@ -43,12 +44,6 @@ async function currentSnapshot(app: FastifyInstance, environment: string): Promi
   return built;
 }
 
-/** The revision an SDK holds, from its If-None-Match (`"<revision>-<checksum prefix>"`), or -1. */
-function heldRevision(ifNoneMatch: string): number {
-  const m = /^\s*(?:W\/)?"(\d{1,15})-/.exec(ifNoneMatch);
-  return m ? Number(m[1]) : -1;
-}
-
 function sendSnapshot(
   app: FastifyInstance,
   request: FastifyRequest,
@@ -56,9 +51,10 @@ function sendSnapshot(
   built: BuiltSnapshot,
 ): FastifyReply {
   const ifNoneMatch = request.headers['if-none-match'];
-  // An SDK holding a newer revision than this one: the database went back (see SnapshotService.catchUp).
-  if (ifNoneMatch !== undefined && ifNoneMatch !== built.etag && heldRevision(ifNoneMatch) > built.revision) {
-    app.snapshots.catchUp(built.environment, heldRevision(ifNoneMatch));
+  if (ifNoneMatch !== undefined && ifNoneMatch !== built.etag) {
+    // An SDK holding a newer revision than this one: the database went back (see SnapshotService.catchUp).
+    const held = revisionOfEtag(ifNoneMatch);
+    if (held > built.revision) app.snapshots.catchUp(built.environment, held);
   }
   reply.header('etag', built.etag);
   reply.header('cache-control', 'no-cache');

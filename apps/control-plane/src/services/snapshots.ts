@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
-import { canonicalJson, checksumPayload, type Flag, SCHEMA_VERSION } from '@rupaya/flags-core';
+import { canonicalJson, checksumPayload, type Flag, SCHEMA_VERSION, snapshotEtag } from '@rupaya/flags-core';
 import { and, asc, desc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config';
@@ -451,13 +451,12 @@ export class SnapshotService {
         },
       }),
     ]);
-    const hex = row.checksum.replace(/^sha256:/, '');
     return {
       environment: row.environment,
       revision: row.revision,
       checksum: row.checksum,
       generatedAt,
-      etag: `"${row.revision}-${hex.slice(0, 16)}"`,
+      etag: snapshotEtag(row.revision, row.checksum),
       revisionHeader: String(row.revision),
       identity,
       gzip: gz,

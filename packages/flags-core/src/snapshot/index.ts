@@ -3,3 +3,4 @@ export * from './normalize';
 export * from './canonical';
 export * from './schema';
 export * from './covers';
+export * from './etag';
