@@ -85,7 +85,22 @@ beforeEach(async () => {
     if (auth) (req as Request & { user?: { id: string } }).user = { id: auth.replace('User ', '') };
     next();
   });
+  // Registered before the middleware: its requests are never seen by it.
+  server.get('/early', (req, res) => {
+    try {
+      res.json({ result: req.evaluateFlag('canary.checkout') });
+    } catch (e) {
+      res.json({ error: (e as Error).message });
+    }
+  });
   server.use(flagsMiddleware({ client, captureClientCalls: true }));
+  server.get('/own', (req, res) => {
+    // Nothing is added to the request; an assignment shadows the prototype's method on this request only.
+    const own = Object.getOwnPropertyNames(req).filter((k) => k === 'evaluateFlag' || k === 'flags');
+    const before = req.evaluateFlag('canary.checkout').reason;
+    req.evaluateFlag = () => ({ mine: true }) as never;
+    res.json({ own, before, after: req.evaluateFlag('canary.checkout') });
+  });
   server.use('/api', api);
   server.get('/direct', (_req, res) => {
     // No req.* call: the evaluation through the client still counts for this request.
@@ -126,6 +141,18 @@ describe('flagsMiddleware', () => {
     expect(a.body.banner).toBe('hello');
     const b = await get('/api/items/2', { 'x-user-id': 'header-user', authorization: 'User auth-user' });
     expect(b.body.ctx).toEqual({ userId: 'auth-user' });
+  });
+
+  it("req.evaluateFlag is a method of the app's requests: no property added, assignable, a clear error where unseen", async () => {
+    const own = await get('/own', { 'x-user-id': 'u1' });
+    expect(own.body).toEqual({ own: [], before: 'CANARY', after: { mine: true } });
+    // The assignment stayed on that request.
+    const again = await get('/api/items/1', { 'x-user-id': 'u1' });
+    expect((again.body.result as Record<string, unknown>).reason).toBe('CANARY');
+    const early = await get('/early', { 'x-user-id': 'u1' });
+    expect(early.body.error).toMatch(
+      /req\.evaluateFlag was called on a request the flags middleware has not seen/,
+    );
   });
 
   it('records each request with its route pattern, status, latency and the cohorts it was served', async () => {
