@@ -113,11 +113,14 @@ export class WindowAggregate {
     this.errorCapacity = Math.max(1, options.errorGroupCapacity ?? DEFAULT_ERROR_GROUP_CAPACITY);
   }
 
-  /** Count one request with its latency (ms); an error is grouped by endpoint and status. */
-  record(latencyMs: number, outcome: RequestOutcome = {}): void {
+  /**
+   * Count one request with its latency (ms); an error is grouped by endpoint and status. No default
+   * `{}` for `outcome`: the SDK records every served request here, and most are no error.
+   */
+  record(latencyMs: number, outcome?: RequestOutcome): void {
     this.requests++;
     this.latency.add(latencyMs);
-    if (outcome.error) {
+    if (outcome !== undefined && outcome.error) {
       this.errors++;
       this.addErrorGroup(outcome.endpoint ?? this.endpoint, outcome.status ?? 0, 1);
     }
