@@ -120,7 +120,7 @@ export class WindowAggregate {
   record(latencyMs: number, outcome?: RequestOutcome): void {
     this.requests++;
     this.latency.add(latencyMs);
-    if (outcome !== undefined && outcome.error) {
+    if (outcome?.error) {
       this.errors++;
       this.addErrorGroup(outcome.endpoint ?? this.endpoint, outcome.status ?? 0, 1);
     }
