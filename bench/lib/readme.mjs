@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-27 09:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 08:45–08:58 on an Intel Xeon host (08:08 the same host; earlier ones on an AMD EPYC host, in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 12:42–12:54 on an AMD EPYC host (08:08 and 08:45 on an Intel Xeon host, earlier ones on AMD EPYC hosts, in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -246,6 +246,46 @@ const notes = `## Notes (state of 2026-11-27 09:00; core run 2026-11-27 00:15–
   not by its instruction count. Under Express every request also has a hidden class of its own, so
   each property the middleware reads from \`req\`/\`res\` is a megamorphic lookup (about a
   microsecond under load).
+
+  **2026-11-27 12:00–12:55, an AMD EPYC host** (no perf counters), sdk run 12:42–12:54 (the tables
+  above). Scratch head-to-heads first, with more and shorter rounds than before: 16 rounds of 2 s
+  after 1 s of warm-up, the bench client (bootstrap snapshot, one user, metrics gauges off, no
+  control plane), rps lost against a plain app loaded at the same time, **mean ± 95% confidence
+  interval** of the rounds (two plain apps: −0.3%):
+
+  | Fastify handler or app | rps lost |
+  | --- | --- |
+  | core's \`evaluate\` with a one-attribute context | 0.5% ± 0.8 |
+  | \`client.evaluate\` (evaluation counted) | 1.7% ± 0.8 |
+  | \`client.evaluateInScope\` with a fresh \`RequestScope\` (served entry kept) | 1.9% ± 0.9 |
+  | \`new RequestFlags(client, defaultRequestContext, request).evaluate\` | 3.1% ± 1.0 |
+  | the plugin, \`recordRequests: false\` | 5.0% ± 0.75 |
+  | the plugin (recording on) | 8.4% ± 1.3 |
+  | "floor": core's \`evaluate\`, the arrival noted on the connection, a clock read in \`reply.send\`, the latency stored into a typed array | 1.8% ± 1.25 |
+
+  Variants of the plugin app against the plugin app (negative: the variant is faster), same rounds:
+  the reporter skipped altogether −1.6% ± 1.7 (9 rounds; −3.0% in 7), the latency sketch skipped
+  −2.0% ± 1.05, no distinct-unit sketch −0.2% ± 1.3, no default \`{}\` outcome per
+  \`WindowAggregate.record\` −1.2% ± 1.5 (kept: it allocated one object per recorded request), and
+  recorded requests folded into their windows 64 at a time −0.9% ± 1.0 (not kept, as at 128 before).
+  No single part of the recording costs more than about two points, and none of them runs
+  deoptimized (\`--trace-deopt\` under load after warm-up: no bailouts); the Fastify plugin's cost is
+  still spread over many small parts, each near the noise.
+
+  Express: \`req.evaluateFlag\` was an accessor on the app's request prototype that made a closure
+  on each request. Every Express request has a hidden class of its own, so that accessor was a full
+  lookup per request. Against a method on the same prototype (what it is now; a test holds it):
+  −3.5% ± 1.5 with \`recordRequests: false\`, −1.8% ± 1.2 with recording. Capturing \`req.route\` through
+  a setter costs about −0.8 more (within noise; kept, as it keeps the mount path of routes in
+  mounted routers). The do-nothing middleware alone costs Express 2.9–4.5% in the head-to-heads.
+
+  In the sdk run, the alternated runs the issue names (each app alone on its core) put **Express at
+  1.4%** (it met this in the 08:45 run too: 0.3%) and **Fastify at 10.3%**. The head-to-head, where
+  the two apps share one core, still shows Express at 11.8% and Fastify at 9.0%. Express's plugin
+  costs 3.1 µs of CPU per request when its app is alone on a core, and 18.5 µs when the app shares a
+  core with the plain app. In process, it costs 2.8 µs. So for Express the head-to-head mostly
+  measures how much two processes sharing a core evict each other from the caches. **Fastify does
+  not meet the target by either measurement**.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
