@@ -286,6 +286,33 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
   core with the plain app. In process, it costs 2.8 µs. So for Express the head-to-head mostly
   measures how much two processes sharing a core evict each other from the caches. **Fastify does
   not meet the target by either measurement**.
+
+  **2026-11-27 13:25–14:50, another AMD EPYC host**, much slower and much noisier than the one above:
+  a plain Fastify hello-world served 13–17k rps alone on its core (61k above), and successive
+  1-s slices of one app swung between 13k and 23k. Two findings, and one sdk run that is not in the
+  tables (its alternated runs are noise: Express's plugin came out at −116 µs of CPU per request).
+  - **One second of warm-up was too short on a slow host.** A fresh Fastify app served 4k, 10k and
+    15k requests in its first three seconds there, and \`perf record\` during the measured seconds
+    still showed TurboFan compiling in both apps' background threads. Scratch head-to-heads (plain
+    against the plugin app, the bench client): **22.0% ± 2.6** rps lost (12 rounds) after one second
+    of warm-up, **11.5% ± 3.1** (8 rounds) after five. So the suite now warms every app up for at least
+    one second *and* 20,000 requests (V8 optimises after a number of calls, not a time), reports the
+    head-to-heads' mean ± 95% CI next to the median and range, and runs 16 plugin rounds instead of 9.
+    With that, this host's head-to-heads put the plugin at **11.2% ± 1.4** (Fastify, 16 rounds) and
+    **9.6% ± 0.9** (Express, 16 rounds); the controls (two plain apps) at 1.6% ± 3.7 and 1.6% ± 1.7.
+  - **Where the extra CPU goes when two apps share a core** (\`perf record -g\` of one head-to-head
+    round, samples per request of the plugin app minus the plain app's, leaf functions): the plugin's own
+    code accounts for about a third — recording (\`recordServed\`, the latency sketch's \`Math.log\`, the
+    unit sketch's hash), the evaluation (\`evaluateInScope\`, core's \`evaluate\` and its hash), the
+    request listener, two clock reads. The other two thirds are Node's and Fastify's own code running
+    slower in the plugin app (the kernel's wake-ups, Fastify's \`onSendEnd\`, Node's \`resOnFinish\`,
+    the IC stubs; Fastify's \`wrap-thenable\`, into which the plugin's \`reply.send\` wrapper is
+    inlined, is partly the plugin's). No single function stands out there: most likely cache and
+    branch-predictor pressure from a larger working set (an inference, not a measurement). One lead that went nowhere: the plugin app profiled Node's
+    \`IncomingMessage\` headers getter, which the plain app did not show, but Node's server builds
+    the headers of every HTTP/1.1 request anyway (it checks \`host\`); in the plain app the getter is
+    inlined into \`parserOnIncoming\`, so reading the three context headers from \`rawHeaders\`
+    would save nothing (tried: the getter stayed in the profile; not kept).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

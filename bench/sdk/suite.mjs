@@ -13,7 +13,7 @@ import { bytes, fmt, table } from '../lib/format.mjs';
 import { createDatabase, postgresAvailable, psqlScript } from '../lib/pg.mjs';
 import { cpuMicros } from '../lib/proc.mjs';
 import { adminClient, startControlPlane } from '../lib/server.mjs';
-import { median, summarize } from '../lib/stats.mjs';
+import { meanCi, median, summarize } from '../lib/stats.mjs';
 import { realisticFlags } from '../control-plane/flags.mjs';
 import { seedSql } from '../control-plane/seed-sql.mjs';
 
@@ -27,6 +27,8 @@ const FLAG = 'feature.new-dashboard';
 const CANARY = 'canary.new-payment-processor';
 const ALTERNATIONS = 9;
 const RUN_SECONDS = 2;
+/** Requests every app serves before it is measured (and at least one second; see `warmUp`). */
+const WARM_UP_REQUESTS = 20_000;
 const MEMORY_SECONDS = 45;
 const USERS_PER_MINUTE = 10_000;
 const appScript = fileURLToPath(new URL('./app.mjs', import.meta.url));
@@ -41,7 +43,7 @@ const STACK_ALTERNATIONS = 7;
  * shows when nothing differs).
  */
 const H2H_PAIRS = [
-  { b: 'plugin', rounds: 9 },
+  { b: 'plugin', rounds: 16 },
   { b: 'norecord', rounds: 5 },
   { b: 'registered', rounds: 5 },
   { b: 'noop', rounds: 5 },
@@ -181,9 +183,32 @@ async function loadApp(app) {
   return { rps: r.requests.total / r.duration, cpuMicrosPerRequest: (cpu1 - cpu0) / r.requests.total, ok };
 }
 
-/** One warm-up second, unmeasured. */
-function warmUp(app) {
-  return autocannon({ url: app.url, connections: 10, duration: 1, headers: { 'x-user-id': 'bench-user-1' } });
+/**
+ * Warm-up, unmeasured: at least one second and at least `WARM_UP_REQUESTS` requests. V8 optimises a
+ * function after it has run often enough, not after a time: one second is 60,000 Fastify requests on
+ * a fast host but 4,000–10,000 on a slow one, where the runs then still measured the JIT (on a host
+ * serving 15k rps, the first seconds of a fresh app served 4k, 10k, 15k; the head-to-head lost
+ * 22.0% ± 2.6 after one second of warm-up and 11.5% ± 3.1 after five).
+ */
+/** The warm-up of a recorded run, as its method text says it (runs before `WARM_UP_REQUESTS`: one second). */
+/** `mean% ± half-width` of per-round losses (empty without them). */
+function ciText(losses) {
+  if (!Array.isArray(losses) || losses.length === 0) return '';
+  const { mean, halfWidth } = meanCi(losses);
+  return Number.isNaN(halfWidth) ? `${fmt(mean)}%` : `${fmt(mean)}% ± ${fmt(halfWidth)}`;
+}
+
+function warmUpText(settings) {
+  return settings.WARM_UP_REQUESTS === undefined
+    ? '1 s of warm-up'
+    : `a warm-up of at least 1 s and ${settings.WARM_UP_REQUESTS.toLocaleString('en-US')} requests`;
+}
+
+async function warmUp(app) {
+  const headers = { 'x-user-id': 'bench-user-1' };
+  const first = await autocannon({ url: app.url, connections: 10, duration: 1, headers });
+  const rest = WARM_UP_REQUESTS - first.requests.total;
+  if (rest > 0) await autocannon({ url: app.url, connections: 10, amount: rest, headers });
 }
 
 async function overhead(framework, server, sdkKey, plan) {
@@ -405,7 +430,7 @@ export async function run({ log }) {
     for (const framework of ['fastify', 'express']) {
       const r = await headToHead(framework, server, devKey, plan);
       log(
-        `  ${framework} head-to-head (rps lost, median of rounds): ${r.pairs.map((p) => `${p.b} ${fmt(p.lossPercent)}% [${fmt(p.minLossPercent)}, ${fmt(p.maxLossPercent)}]`).join(', ')}`,
+        `  ${framework} head-to-head (rps lost, median of rounds): ${r.pairs.map((p) => `${p.b} ${fmt(p.lossPercent)}% [${fmt(p.minLossPercent)}, ${fmt(p.maxLossPercent)}] (mean ${ciText(p.losses)})`).join(', ')}`,
       );
       h2h.push(r);
     }
@@ -458,6 +483,7 @@ export async function run({ log }) {
         POLL_MS,
         ALTERNATIONS,
         RUN_SECONDS,
+        WARM_UP_REQUESTS,
         MEMORY_SECONDS,
         USERS_PER_MINUTE,
         pinning: plan,
@@ -496,7 +522,7 @@ export function markdown(data) {
   );
   out.push('');
   out.push(
-    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after 1 s of warm-up each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. ${settings.pinning ? `Pinned with taskset: the app under load alone on CPU ${settings.pinning.app}, the load generator and the control plane on CPU ${settings.pinning.others} (unpinned, the scheduler moved them between the two cores run by run).` : 'Unpinned (taskset missing or one core).'} Target ≤ 5% fewer requests per second than the plain app. The plugin app's SDK client runs its HTTP on a worker thread (the default \`transport: 'worker'\`); the last columns are two controls: the plain app after one outgoing HTTP request on its main thread (GET of the control plane's /health with node:http), and the plugin app with \`transport: 'inline'\` (undici on the main thread, as before the worker). A main thread that has made an outgoing request often serves slower for the rest of its life — with undici consistently, 14–17% on Fastify in single-variable runs — which is why the SDK's HTTP moved off it.`,
+    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after ${warmUpText(settings)} each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. ${settings.pinning ? `Pinned with taskset: the app under load alone on CPU ${settings.pinning.app}, the load generator and the control plane on CPU ${settings.pinning.others} (unpinned, the scheduler moved them between the two cores run by run).` : 'Unpinned (taskset missing or one core).'} Target ≤ 5% fewer requests per second than the plain app. The plugin app's SDK client runs its HTTP on a worker thread (the default \`transport: 'worker'\`); the last columns are two controls: the plain app after one outgoing HTTP request on its main thread (GET of the control plane's /health with node:http), and the plugin app with \`transport: 'inline'\` (undici on the main thread, as before the worker). A main thread that has made an outgoing request often serves slower for the rest of its life — with undici consistently, 14–17% on Fastify in single-variable runs — which is why the SDK's HTTP moved off it.`,
   );
   out.push('');
   out.push(
@@ -567,7 +593,7 @@ export function markdown(data) {
   }
   if (Array.isArray(h2h) && h2h.length > 0) {
     out.push(
-      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after 1 s of warm-up) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round, median and range of the rounds. The do-nothing middleware (Express) or \`onRequest\` hook (Fastify) is not the plugin: it shows what the framework charges for the smallest conventional integration. The last pair is the control: two plain apps, where the method should show 0%.`,
+      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after ${warmUpText(settings)}) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round; median and range of the rounds, and their mean with its 95% confidence interval (Student's t), which tells a difference from the round-to-round noise. The do-nothing middleware (Express) or \`onRequest\` hook (Fastify) is not the plugin: it shows what the framework charges for the smallest conventional integration. The last pair is the control: two plain apps, where the method should show 0%.`,
     );
     out.push('');
     const rows = [];
@@ -579,6 +605,7 @@ export function markdown(data) {
           String(p.rounds),
           `${fmt(p.lossPercent)}%`,
           `${fmt(p.minLossPercent)}% … ${fmt(p.maxLossPercent)}%`,
+          ciText(p.losses),
           `${fmt(p.plainCpuMicros)} → ${fmt(p.otherCpuMicros)}`,
           p.b === 'plugin' ? (p.lossPercent <= 5 ? 'yes' : 'no') : '',
           p.ok ? 'ok' : 'errors',
@@ -593,6 +620,7 @@ export function markdown(data) {
           'Rounds',
           'rps lost (median)',
           'Range',
+          'Mean ± 95% CI',
           'CPU µs/req plain → app',
           '≤ 5%?',
           'Runs',
