@@ -183,14 +183,6 @@ async function loadApp(app) {
   return { rps: r.requests.total / r.duration, cpuMicrosPerRequest: (cpu1 - cpu0) / r.requests.total, ok };
 }
 
-/**
- * Warm-up, unmeasured: at least one second and at least `WARM_UP_REQUESTS` requests. V8 optimises a
- * function after it has run often enough, not after a time: one second is 60,000 Fastify requests on
- * a fast host but 4,000–10,000 on a slow one, where the runs then still measured the JIT (on a host
- * serving 15k rps, the first seconds of a fresh app served 4k, 10k, 15k; the head-to-head lost
- * 22.0% ± 2.6 after one second of warm-up and 11.5% ± 3.1 after five).
- */
-/** The warm-up of a recorded run, as its method text says it (runs before `WARM_UP_REQUESTS`: one second). */
 /** `mean% ± half-width` of per-round losses (empty without them). */
 function ciText(losses) {
   if (!Array.isArray(losses) || losses.length === 0) return '';
@@ -198,12 +190,20 @@ function ciText(losses) {
   return Number.isNaN(halfWidth) ? `${fmt(mean)}%` : `${fmt(mean)}% ± ${fmt(halfWidth)}`;
 }
 
+/** The warm-up of a recorded run, as its method text says it (runs before `WARM_UP_REQUESTS`: one second). */
 function warmUpText(settings) {
   return settings.WARM_UP_REQUESTS === undefined
     ? '1 s of warm-up'
     : `a warm-up of at least 1 s and ${settings.WARM_UP_REQUESTS.toLocaleString('en-US')} requests`;
 }
 
+/**
+ * Warm-up, unmeasured: at least one second and at least `WARM_UP_REQUESTS` requests. V8 optimises a
+ * function after it has run often enough, not after a time: one second is 60,000 Fastify requests on
+ * a fast host but 4,000–10,000 on a slow one, where the runs then still measured the JIT (on a host
+ * serving 15k rps, the first seconds of a fresh app served 4k, 10k, 15k; the head-to-head lost
+ * 22.0% ± 2.6 after one second of warm-up and 11.5% ± 3.1 after five).
+ */
 async function warmUp(app) {
   const headers = { 'x-user-id': 'bench-user-1' };
   const first = await autocannon({ url: app.url, connections: 10, duration: 1, headers });
