@@ -34,22 +34,3 @@ export function prng(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-/** Two-sided 95% quantiles of Student's t for 1–20 degrees of freedom (published tables). */
-const T_975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131,
-  2.12, 2.11, 2.101, 2.093, 2.086,
-];
-
-/**
- * Mean of `values` and the half-width of its 95% confidence interval (Student's t; beyond 20
- * degrees of freedom the 20's quantile, slightly wide). Half-width NaN with fewer than two values.
- */
-export function meanCi(values) {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  if (n < 2) return { mean, halfWidth: Number.NaN };
-  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
-  const t = T_975[Math.min(n - 1, T_975.length) - 1];
-  return { mean, halfWidth: (t * Math.sqrt(variance)) / Math.sqrt(n) };
-}

@@ -13,7 +13,8 @@ import { bytes, fmt, table } from '../lib/format.mjs';
 import { createDatabase, postgresAvailable, psqlScript } from '../lib/pg.mjs';
 import { cpuMicros } from '../lib/proc.mjs';
 import { adminClient, startControlPlane } from '../lib/server.mjs';
-import { meanCi, median, summarize } from '../lib/stats.mjs';
+import { meanCi } from '../lib/ci.mjs';
+import { median, summarize } from '../lib/stats.mjs';
 import { realisticFlags } from '../control-plane/flags.mjs';
 import { seedSql } from '../control-plane/seed-sql.mjs';
 
