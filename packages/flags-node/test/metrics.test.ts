@@ -257,6 +257,38 @@ describe('request metrics', () => {
     expect(metricsBatches().flatMap((b) => b.windows)).toHaveLength(1);
   });
 
+  it('requests aggregated in runs still count in the window of their own end, whatever the run size', async () => {
+    acceptAll();
+    const { r } = reporter({ windowMs: 1000 });
+    const served = [{ flag: 'canary.pay', cohort: 'treatment', unit: 'u' }];
+    const first = alignWindow(Date.now(), 1000) - 5000;
+    // 131 requests alternating between two past windows: more than one run of the queue, ending
+    // part-way through one; the last ones are aggregated only when the flush cuts the windows.
+    const latencies: number[][] = [[], []];
+    for (let i = 0; i < 131; i++) {
+      const w = i % 2;
+      const latency = 1 + i;
+      latencies[w]!.push(latency);
+      r.recordServed('/pay', 'GET', i % 10 === 0 ? 503 : 200, latency, served, first + w * 1000 + 10 + i);
+    }
+    await r.flush({ final: false }); // both windows ended long ago: sent and cut
+    const sent = metricsBatches().flatMap((b) => b.windows);
+    expect(sent.map((w) => [w.windowStart, w.requests, w.errors]).sort((a, b) => a[0]! - b[0]!)).toEqual([
+      [first, 66, 14],
+      [first + 1000, 65, 0],
+    ]);
+    for (const [w, window] of [...sent].sort((a, b) => a.windowStart - b.windowStart).entries()) {
+      const sketch = LatencySketch.fromSerialized(window.latency);
+      expect(sketch.count).toBe(latencies[w]!.length);
+      expect(sketch.max).toBe(Math.max(...latencies[w]!));
+    }
+    // A request recorded after close is not counted (nothing queued is left behind either).
+    await r.close();
+    r.recordServed('/pay', 'GET', 200, 1, served, first + 10);
+    await r.flush({ final: true });
+    expect(metricsBatches().flatMap((b) => b.windows)).toHaveLength(2);
+  });
+
   it('a request for a window already sent opens that window again (late requests are not lost)', async () => {
     acceptAll();
     const { r } = reporter({ windowMs: 1000 });

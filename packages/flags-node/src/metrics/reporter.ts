@@ -39,6 +39,8 @@ type TrackedEvent = EventBatch['events'][number];
 const DEFAULT_WINDOW_MS = 10_000;
 /** How many recently used series `seriesOf` compares before it looks one up (see `hot`). */
 const HOT_SERIES = 8;
+/** Requests queued before they are aggregated together (see `recordServed`). */
+const QUEUE = 64;
 
 /**
  * Aggregates requests, evaluations, exposures and events in memory (no I/O on the request path)
@@ -89,6 +91,14 @@ export class MetricsReporter {
   private readonly hotRoute: string[] = [];
   private readonly hotMethod: string[] = [];
   private hotNext = 0;
+  /**
+   * Requests recorded and not yet aggregated (see `recordServed`), `queued` of them: the route,
+   * method and served flags of each in `queuedRefs`, its status, latency and end in `queuedNums`
+   * (three slots each).
+   */
+  private readonly queuedRefs: unknown[] = new Array<unknown>(QUEUE * 3).fill(undefined);
+  private readonly queuedNums = new Float64Array(QUEUE * 3);
+  private queued = 0;
   /** Unit sketch of each (window, flag, cohort/variant, stage), shared by its endpoint windows. */
   private readonly unitSeries = new Map<string, { sketch: UnitSketch; end: number }>();
   private readonly gauges = new Map<number, { durationMs: number; sample: GaugeSample }>();
@@ -151,7 +161,15 @@ export class MetricsReporter {
       this.recordServed(record.route, record.method, record.status, record.durationMs, record.served);
   }
 
-  /** `recordRequest` without the record object (the middleware's per-request path). */
+  /**
+   * `recordRequest` without the record object (the middleware's per-request path). The request is
+   * queued, and aggregated with the next ones once `QUEUE` are queued or before windows are cut:
+   * its window is chosen by its own end (`atMs`), so a queued request counts where it would have
+   * counted at once. Aggregating a run of requests together keeps the windows, sketches and their
+   * code in the CPU's caches for the run, instead of bringing them back between the framework's
+   * work for every request (measured: the aggregation cost a served request about three times
+   * more in an HTTP server than in a loop of its own).
+   */
   recordServed(
     route: string,
     method: string,
@@ -161,8 +179,46 @@ export class MetricsReporter {
     atMs?: number,
   ): void {
     if (this.closed || served.length === 0) return;
+    const n = this.queued;
+    const i = n * 3;
+    const refs = this.queuedRefs;
+    refs[i] = route;
+    refs[i + 1] = method;
+    refs[i + 2] = served;
+    const nums = this.queuedNums;
+    nums[i] = status;
+    nums[i + 1] = durationMs;
+    nums[i + 2] = atMs ?? Date.now();
+    this.queued = n + 1;
+    if (n + 1 === QUEUE) this.aggregateQueued();
+  }
+
+  /** Aggregates the queued requests into their windows (and lets go of their served flags). */
+  private aggregateQueued(): void {
+    const n = this.queued;
+    this.queued = 0;
+    const refs = this.queuedRefs;
+    const nums = this.queuedNums;
     const windowMs = this.windowMs();
-    const windowStart = alignWindow(atMs ?? Date.now(), windowMs);
+    for (let k = 0, i = 0; k < n; k++, i += 3) {
+      const served = refs[i + 2] as readonly ServedFlag[];
+      refs[i + 2] = undefined;
+      const route = refs[i] as string;
+      this.aggregate(windowMs, route, refs[i + 1] as string, nums[i]!, nums[i + 1]!, served, nums[i + 2]!);
+    }
+  }
+
+  /** One served request into the windows of what it was served. */
+  private aggregate(
+    windowMs: number,
+    route: string,
+    method: string,
+    status: number,
+    durationMs: number,
+    served: readonly ServedFlag[],
+    atMs: number,
+  ): void {
+    const windowStart = alignWindow(atMs, windowMs);
     // A 5xx is an error; a 4xx is the caller's mistake, not the release's.
     const error = status >= 500;
     const latency = Math.max(0, durationMs);
@@ -329,6 +385,7 @@ export class MetricsReporter {
 
   /** Moves everything complete (everything, when `final`) into batches with fresh keys. */
   private cut(final: boolean): void {
+    if (this.queued > 0) this.aggregateQueued();
     const now = Date.now();
     const durationMs = this.windowMs();
     if (this.sampler) {
