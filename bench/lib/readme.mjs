@@ -346,6 +346,37 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
     by a no-op came out 2.5% ± 1.1 *slower* than the plugin app (12 rounds). Removing work cannot
     do that, so changes of about one point are below what this method resolves reliably, even
     with the confidence interval.
+
+  **2026-11-27 17:51–19:15, an AMD EPYC host** (a plain Fastify hello-world served about 50k rps
+  alone on its core, 25k when it shared the core with a second app).
+  - **The in-process stack harness measured the pipelined path.** Its client wrote the next request
+    as soon as the response's bytes arrived. That was before the server had finished the response,
+    so every request reached the server while the previous response was still the connection's
+    current one. Node and the plugin handle such a request differently: the plugin keeps its state
+    on the request and records it from a 'close' listener. \`perf record\` showed that path, and
+    Node's HTTP code going megamorphic because of it. Clients across a network hardly ever do this.
+    The harness now sends the next request on a later turn of the event loop, and the method text
+    says which way a recorded run sent it. Through Fastify's stack with the new harness: plain 8.4
+    µs, the plugin about 1 µs more; with the queue below, 0.5 µs more.
+  - **Served requests are aggregated 64 at a time.** Before, each request went into its window (the
+    series lookup, the latency sketch with its \`Math.log\`, the unit sketch's hash) as it ended. Now
+    it goes into a fixed queue, and the queue is aggregated when full or before windows are cut. A
+    request still counts in the window of its own end time. In process, paired rounds (the old
+    plugin built from the previous commit in a worktree, both with the new harness, ASLR off and a
+    fixed V8 random seed): the plugin cost **0.27 ± 0.16 µs less** per request (12 rounds). That is
+    about a quarter of its cost there. Over the network the difference is below what a head-to-head
+    resolves: the old plugin against the new one was −1.4% ± 1.8 (10 rounds).
+  - Scratch head-to-heads on this host (bootstrap snapshot instead of the control plane, 10 rounds
+    of 3 s after 5 s of warm-up): plugin **7.2% ± 1.1**, the previous commit's plugin 6.8% ± 1.1,
+    \`recordRequests: false\` 4.8% ± 1.3, installed with no flag evaluated 2.0% ± 1.9.
+  - An sdk run 18:49–19:13 is not in the tables: its alternated Express runs are noise again (the
+    installed-only app at −24.8%, the plugin app at −8.4 µs of CPU per request), and two control
+    rounds of the head-to-heads lost 33% and 41%. What held up in it: Fastify alternated, 50,462 →
+    47,309 rps, **10.1%** lost (paired median), plugin 1.2 µs of CPU per request; Fastify
+    head-to-head, plugin **7.6% ± 1.1** (16 rounds); through the stack in process (new harness),
+    Fastify 8.45 → 9.00 µs (plugin **0.54 µs**), Express 84.32 → 87.41 µs (1.75 µs); streaming
+    propagation p99 26.6 ms; SDK work in process 0.27 µs; client memory bounded (RSS 137.8 → 134.5
+    MB over 7,449 new users).
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

@@ -37,6 +37,12 @@ const sdkWorkScript = fileURLToPath(new URL('./sdk-work.mjs', import.meta.url));
 const stackWorkScript = fileURLToPath(new URL('./stack-work.mjs', import.meta.url));
 const STACK_ALTERNATIONS = 7;
 /**
+ * When stack-work.mjs's client sends the next request: `'later-turn'`, on a later turn of the event
+ * loop once the response has arrived, as a client across a network does. Runs recorded before this
+ * setting existed wrote it at once, which made every request take the pipelined path.
+ */
+const STACK_NEXT_REQUEST = 'later-turn';
+/**
  * Head-to-head rounds: two apps at once on the app core (see `headToHead`). The pairs: the plain app
  * against the plugin app, against the app evaluating without recording, against the plugin installed
  * with no flag evaluated, against the plain app plus a do-nothing middleware or hook (what any
@@ -189,6 +195,13 @@ function ciText(losses) {
   if (!Array.isArray(losses) || losses.length === 0) return '';
   const { mean, halfWidth } = meanCi(losses);
   return Number.isNaN(halfWidth) ? `${fmt(mean)}%` : `${fmt(mean)}% ± ${fmt(halfWidth)}`;
+}
+
+/** When a recorded run's in-process client sent its next request (see `STACK_NEXT_REQUEST`). */
+function stackNextRequestText(settings) {
+  return settings.STACK_NEXT_REQUEST === 'later-turn'
+    ? 'the next one sent on a later turn of the event loop after the response arrived, as over a network'
+    : 'the next one written as soon as the response arrived, so each request reached the server while the previous response was still finishing: the pipelined path';
 }
 
 /** The warm-up of a recorded run, as its method text says it (runs before `WARM_UP_REQUESTS`: one second). */
@@ -485,6 +498,7 @@ export async function run({ log }) {
         ALTERNATIONS,
         RUN_SECONDS,
         WARM_UP_REQUESTS,
+        STACK_NEXT_REQUEST,
         MEMORY_SECONDS,
         USERS_PER_MINUTE,
         pinning: plan,
@@ -633,7 +647,7 @@ export function markdown(data) {
   }
   if (Array.isArray(stack) && stack.length > 0) {
     out.push(
-      `The plugin's CPU per request through each framework's real HTTP stack, without the network: the same hello-world apps in one process each, their server given a Duplex stream as its connection (Node's HTTP parser, real \`IncomingMessage\`/\`ServerResponse\`, the framework's routing; no kernel networking, no load generator sharing the core), one request in flight on a keep-alive connection, 1,000 users cycled, bootstrap snapshot; plain and plugin processes (and, where instructions are counted, the breakdown apps) alternated ${STACK_ALTERNATIONS}× each, fresh each time, medians:`,
+      `The plugin's CPU per request through each framework's real HTTP stack, without the network: the same hello-world apps in one process each, their server given a Duplex stream as its connection (Node's HTTP parser, real \`IncomingMessage\`/\`ServerResponse\`, the framework's routing; no kernel networking, no load generator sharing the core), one request in flight on a keep-alive connection (${stackNextRequestText(settings)}), 1,000 users cycled, bootstrap snapshot; plain and plugin processes (and, where instructions are counted, the breakdown apps) alternated ${STACK_ALTERNATIONS}× each, fresh each time, medians:`,
     );
     out.push('');
     const counted = stack.some((r) => r.plainInstructions !== undefined);
