@@ -366,6 +366,14 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
     fixed V8 random seed): the plugin cost **0.27 ± 0.16 µs less** per request (12 rounds). That is
     about a quarter of its cost there. Over the network the difference is below what a head-to-head
     resolves: the old plugin against the new one was −1.4% ± 1.8 (10 rounds).
+  - **The queue's size, not settled.** Aggregating later means the requests' own objects (the served
+    entries, the unit key the unit sketch hashes) have gone cold by then. \`perf\` put the batched
+    aggregation at about 150 ns per request in the stack, against about 60 ns in a loop of its own.
+    A smaller queue would find them still in the cache. In process, against the plain app, 8 rounds:
+    no queue +1.03 µs, 8 +0.71, 16 +0.50, 64 +0.71, 256 +0.81 (paired medians). Then 16 against 64
+    head to head came out −0.36 ± 0.58 µs (12 rounds) and −0.36 ± 1.21 (16 rounds, the host noisier
+    by then). Every run favours 16, but none resolves it, so the queue stays at the 64 that was
+    measured above.
   - Scratch head-to-heads on this host (bootstrap snapshot instead of the control plane, 10 rounds
     of 3 s after 5 s of warm-up): plugin **7.2% ± 1.1**, the previous commit's plugin 6.8% ± 1.1,
     \`recordRequests: false\` 4.8% ± 1.3, installed with no flag evaluated 2.0% ± 1.9.
