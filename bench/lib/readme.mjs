@@ -370,7 +370,7 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
     entries, the unit key the unit sketch hashes) have gone cold by then. \`perf\` put the batched
     aggregation at about 150 ns per request in the stack, against about 60 ns in a loop of its own.
     A smaller queue would find them still in the cache. In process, against the plain app, 8 rounds:
-    no queue +1.03 µs, 8 +0.71, 16 +0.50, 64 +0.71, 256 +0.81 (paired medians). Then 16 against 64
+    a queue of 1 (each request aggregated as it ends) +1.03 µs, 8 +0.71, 16 +0.50, 64 +0.71, 256 +0.81 (paired medians). Then 16 against 64
     head to head came out −0.36 ± 0.58 µs (12 rounds) and −0.36 ± 1.21 (16 rounds, the host noisier
     by then). Every run favours 16, but none resolves it, so the queue stays at the 64 that was
     measured above.
@@ -378,8 +378,8 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
     of 3 s after 5 s of warm-up): plugin **7.2% ± 1.1**, the previous commit's plugin 6.8% ± 1.1,
     \`recordRequests: false\` 4.8% ± 1.3, installed with no flag evaluated 2.0% ± 1.9.
   - An sdk run 18:49–19:13 is not in the tables: its alternated Express runs are noise again (the
-    installed-only app at −24.8%, the plugin app at −8.4 µs of CPU per request), and two control
-    rounds of the head-to-heads lost 33% and 41%. What held up in it: Fastify alternated, 50,462 →
+    installed-only app at −24.8%, the plugin app at −8.4 µs of CPU per request), and one control
+    round of each framework's head-to-heads came out at −33% and −41%. What held up in it: Fastify alternated, 50,462 →
     47,309 rps, **10.1%** lost (paired median), plugin 1.2 µs of CPU per request; Fastify
     head-to-head, plugin **7.6% ± 1.1** (16 rounds); through the stack in process (new harness),
     Fastify 8.45 → 9.00 µs (plugin **0.54 µs**), Express 84.32 → 87.41 µs (1.75 µs); streaming
