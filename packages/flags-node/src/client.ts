@@ -44,9 +44,14 @@ interface FlagMeta {
   targeted: boolean;
 }
 
-const NOTHING_SERVED: readonly ServedFlag[] = Object.freeze([]);
+/** What a request scope holds until its first entry (shared and frozen). */
+export const NOTHING_SERVED: readonly ServedFlag[] = Object.freeze([]);
 
-/** Per-request collector of what the request was served (see `runInRequest`). */
+/**
+ * Per-request collector of what the request was served (see `runInRequest`). `RequestFlags` is one
+ * too, built without calling this constructor (see there): whatever this constructor sets, its
+ * constructor sets as well.
+ */
 export class RequestScope {
   /**
    * What the request was served, first entry per flag. Shared and empty until the first entry (most

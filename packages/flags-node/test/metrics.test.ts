@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MetricsReporter } from '../src/metrics/reporter';
 import { UndiciTransport } from '../src/sync/transport';
 import type { MetricsOptions, ServedFlag } from '../src/types';
-import { createClient } from '../src/index';
+import { createClient, RequestScope } from '../src/index';
 import { RequestFlags } from '../src/request';
 import { captureLogger, LoopbackServer, makeSnapshot } from './helpers';
 
@@ -225,6 +225,14 @@ describe('request metrics', () => {
       }
       // What a request was served is read-only: only evaluations add to it.
       const req = new RequestFlags(c, () => ({ userId: 'user-1' }));
+      // A RequestScope, its own scope; nothing served before its first evaluation, and every
+      // request starts from the same (frozen) empty list.
+      expect(req).toBeInstanceOf(RequestScope);
+      expect(req.scope).toBe(req);
+      expect(req.served).toEqual([]);
+      expect(Object.isFrozen(req.served)).toBe(true);
+      expect(req.served).toBe(new RequestFlags(c, () => ({})).served);
+      expect(req.startedAt).toBeGreaterThan(0);
       req.isEnabled('canary.user');
       expect(() => {
         (req as unknown as { served: unknown }).served = [];
