@@ -385,6 +385,51 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
     Fastify 8.45 → 9.00 µs (plugin **0.54 µs**), Express 84.32 → 87.41 µs (1.75 µs); streaming
     propagation p99 26.6 ms; SDK work in process 0.27 µs; client memory bounded (RSS 137.8 → 134.5
     MB over 7,449 new users).
+
+  **2026-11-27 20:43–22:15, an AMD EPYC host** (slower than the one above: the plain Fastify app
+  took 12.7 µs of CPU per request through its stack in process, against 8.4 there).
+  - **Why the plugin costs four to five times more in a server than in a loop.** Its work per
+    request is 0.24 µs in a tight loop, where its code and long-lived data (the client, the
+    compiled flags, the metrics reporter and windows) stay in the CPU's nearest caches. Between two
+    requests a server runs the framework's, Node's and the kernel's code, which evicts them. The
+    sdk suite now measures that too: the same loop with other memory read before every request
+    (one access per 64-byte line), in alternating batches with and without the requests. With 256
+    KiB read between requests the plugin's work became **0.33–0.38 µs**, with 1 MiB **0.70–0.87
+    µs** (several runs). Through Fastify's stack in process the plugin cost about 1.0–1.2 µs on
+    this host. That points at the caches, not at the number of instructions: the plugin's cost in
+    a server is mostly the memory it brings back on every request.
+  - **Where it goes with cold caches** (1 MiB read and written between requests, medians of 30
+    pairs, about ±0.1 µs): creating the \`RequestFlags\` (with its \`performance.now()\`) 0.21 µs,
+    building the context from the headers +0.11, core's \`evaluate\` +0.09, the client's
+    bookkeeping around it (the flag's metadata, the evaluation count, the served entry and its
+    unit key) +0.2–0.4, recording the request +0.13. One clock read alone cost 0.22 µs cold (48 ns
+    warm), but taking both of the plugin's clock reads out of the Fastify stack run gained only
+    0.05–0.10 µs (10 rounds, medians): in the real stack the clock's code is not that cold.
+  - **\`RequestFlags\` is now built by one constructor** (a \`RequestScope\` through its prototype
+    chain, no \`super()\`, no fields defined as \`undefined\` first): 6–16 ns less per request warm,
+    0.06–0.25 µs less with the caches churned (medians of three runs, in two sets).
+  - **Tried and not kept:** counting evaluations into a ring of 256 and adding them up later
+    (−0.06 µs with 256 KiB churned, +0.15 with 1 MiB: not resolved); taking the request's start
+    from Node's HTTP parser (\`parser.duration()\` is reset once the request's message is complete,
+    before any handler runs); Fastify's own reply start time (only set with a logger or an
+    \`onResponse\` hook). Checked and ruled out: the plugin's two symbols on the socket do not
+    turn it into a dictionary-mode object (38 → 40 properties, fast), and V8's IC log shows no
+    property access made megamorphic by the plugin. Two apps in one process, each with its own
+    copy of the packages, to pair old and new code batch by batch: unusable, the process ran at
+    either 13 or 21 µs per request.
+  - **The sdk run 21:44–22:13 is not in the tables.** Its Fastify alternated runs were not limited
+    by the app: the plain app served 21,638 rps at 32.8 µs of CPU each, 71% of its core, so the
+    app was not what limited the rate (most likely the load generator on the other core was), and
+    their 0.1% lost (paired) says nothing about the plugin. Its Express
+    alternated runs were noise again (the plugin app 25% *faster*). What held up: Fastify
+    head-to-head, plugin **9.0% ± 1.4** (16 rounds), \`recordRequests: false\` 8.8% ± 2.8,
+    installed with no flag evaluated 2.5% ± 1.8; through the stack in process, Fastify 12.91 →
+    14.22 µs (plugin **1.20 µs**, 9.3%), Express 116.28 → 119.10 µs (2.81 µs); SDK work 0.25 µs
+    warm, 0.38 with 256 KiB and 0.87 with 1 MiB churned; streaming propagation p99 38.8 ms;
+    client memory bounded (RSS 136.3 → 135.6 MB over 7,399 new users).
+  - Scratch head-to-heads (bootstrap snapshot, 3-s rounds) showed the host switching between two
+    speeds: rounds where each app served 18–19k rps lost 6–13% to the plugin, rounds at 13–14k
+    lost 0–2.5%, in the same runs.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
