@@ -52,8 +52,8 @@ const CHURNED_PAIRS = 20;
  * every request. A server's other work between two requests (the framework, Node's HTTP code, the
  * kernel's networking, their allocations) does this to the CPU's caches: the plugin's code and
  * long-lived data (the client, the compiled flags, the metrics windows) are no longer where the
- * loop above leaves them. Batches with and without the requests alternate; the
- * cost per request is the median of the pairs' differences (and the spread of the middle half).
+ * loop above leaves them. Batches with and without the requests alternate; the cost per request
+ * is the median of the pairs' differences (and the spread of the middle half).
  */
 function churned(kib) {
   const memory = new Float64Array((kib * 1024) / 8).fill(1);

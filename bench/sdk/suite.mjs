@@ -743,7 +743,7 @@ export function markdown(data) {
     out.push('');
     if (Array.isArray(sdkWork.churned) && sdkWork.churned.length > 0) {
       out.push(
-        `The same work when the CPU's caches do not hold the plugin's code and long-lived data (the client, the compiled flags, the metrics windows), as in a server, where the framework's, Node's and the kernel's work between two requests evicts them: before every request the loop reads and writes other memory, one access per 64-byte line; batches with and without the requests alternate, and the cost per request is the median of the pairs' differences (the middle half of the pairs in brackets). This, not the figure above, is the scale of the plugin's cost through a real HTTP stack:`,
+        `The same work when the CPU's caches do not hold the plugin's code and long-lived data (the client, the compiled flags, the metrics windows), as in a server, where the framework's, Node's and the kernel's work between two requests evicts them: before every request the loop reads other memory, one access per 64-byte line, in order; batches with and without the requests alternate, and the cost per request is the median of the pairs' differences (the middle half of the pairs in brackets). This, not the figure above, is the scale of the plugin's cost through a real HTTP stack:`,
       );
       out.push('');
       out.push(
