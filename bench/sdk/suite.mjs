@@ -196,6 +196,15 @@ async function loadApp(app) {
   return { rps: r.requests.total / r.duration, cpuMicrosPerRequest: (cpu1 - cpu0) / r.requests.total, ok };
 }
 
+/**
+ * Share of one core the plain app used in the alternated runs (median rps × median CPU per request).
+ * Below `APP_BOUND_SHARE` something else limited its rate (the load generator, the host), and the
+ * plugin app's loss against it measures that, not the plugin.
+ */
+const busyShare = (r) => (r.plainRps * r.plainCpuMicros) / 1e6;
+const APP_BOUND_SHARE = 0.9;
+const appBound = (r) => busyShare(r) >= APP_BOUND_SHARE;
+
 /** `mean% ± half-width` of per-round losses (empty without them). */
 function ciText(losses) {
   if (!Array.isArray(losses) || losses.length === 0) return '';
@@ -438,6 +447,10 @@ export async function run({ log }) {
     } else log('  overhead runs unpinned (taskset missing or one core)');
     for (const framework of ['fastify', 'express']) {
       const r = await overhead(framework, server, devKey, plan);
+      if (!appBound(r))
+        log(
+          `  ${framework}: the plain app used ${fmt(busyShare(r) * 100, 0)}% of its core: not what limited the rate, so its loss says nothing about the plugin`,
+        );
       log(
         `  ${framework}: ${fmt(r.plainRps, 0)} → ${fmt(r.pluginRps, 0)} rps (${fmt(r.rpsLostPercent)}% lost, paired ${fmt(r.pairedLossPercent)}%; vs outbound control ${fmt(r.outboundRps, 0)} rps, paired ${fmt(r.pairedLossVsOutboundPercent)}%), plugin ${fmt(r.pluginCostMicros)} µs CPU/request (${fmt(r.pluginCostVsOutboundMicros)} vs control); SDK HTTP inline ${fmt(r.inlineRps, 0)} rps, paired ${fmt(r.pairedLossInlinePercent)}%`,
       );
@@ -549,7 +562,7 @@ export function markdown(data) {
   );
   out.push('');
   out.push(
-    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after ${warmUpText(settings)} each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. ${settings.pinning ? `Pinned with taskset: the app under load alone on CPU ${settings.pinning.app}, the load generator and the control plane on CPU ${settings.pinning.others} (unpinned, the scheduler moved them between the two cores run by run).` : 'Unpinned (taskset missing or one core).'} Target ≤ 5% fewer requests per second than the plain app. The plugin app's SDK client runs its HTTP on a worker thread (the default \`transport: 'worker'\`); the last columns are two controls: the plain app after one outgoing HTTP request on its main thread (GET of the control plane's /health with node:http), and the plugin app with \`transport: 'inline'\` (undici on the main thread, as before the worker). A main thread that has made an outgoing request often serves slower for the rest of its life — with undici consistently, 14–17% on Fastify in single-variable runs — which is why the SDK's HTTP moved off it.`,
+    `Middleware overhead: hello-world app in its own process, plain vs. with the Rupaya plugin (request recording on, metrics sent to the control plane; the handler calls \`req.evaluateFlag('${CANARY}')\`), autocannon 10 connections, ${settings.RUN_SECONDS} s runs alternated ${settings.ALTERNATIONS}× each, fresh app processes every round (after ${warmUpText(settings)} each; identical processes can differ by up to ~25% in CPU per request for their whole life), medians; CPU from /proc of the app process. ${settings.pinning ? `Pinned with taskset: the app under load alone on CPU ${settings.pinning.app}, the load generator and the control plane on CPU ${settings.pinning.others} (unpinned, the scheduler moved them between the two cores run by run).` : 'Unpinned (taskset missing or one core).'} Target ≤ 5% fewer requests per second than the plain app. *Plain app busy* is its requests per second times its CPU per request: the share of its core it used. Below 90% the app was not what limited the rate (the load generator on the other core was, or the host), so its loss says nothing about the plugin and the target column says so. The plugin app's SDK client runs its HTTP on a worker thread (the default \`transport: 'worker'\`); the last columns are two controls: the plain app after one outgoing HTTP request on its main thread (GET of the control plane's /health with node:http), and the plugin app with \`transport: 'inline'\` (undici on the main thread, as before the worker). A main thread that has made an outgoing request often serves slower for the rest of its life — with undici consistently, 14–17% on Fastify in single-variable runs — which is why the SDK's HTTP moved off it.`,
   );
   out.push('');
   out.push(
@@ -561,6 +574,7 @@ export function markdown(data) {
         'rps lost (medians)',
         'rps lost (paired, median)',
         '≤ 5%?',
+        'Plain app busy',
         'CPU µs/req plain',
         'CPU µs/req plugin',
         'Plugin cost µs/req',
@@ -577,7 +591,8 @@ export function markdown(data) {
         fmt(r.pluginRps, 0),
         `${fmt(r.rpsLostPercent)}%`,
         r.pairedLossPercent === undefined ? 'n/a' : `${fmt(r.pairedLossPercent)}%`,
-        r.rpsLostPercent <= 5 ? 'yes' : 'no',
+        appBound(r) ? (r.rpsLostPercent <= 5 ? 'yes' : 'no') : 'n/a (app not the limit)',
+        `${fmt(busyShare(r) * 100, 0)}%`,
         fmt(r.plainCpuMicros),
         fmt(r.pluginCpuMicros),
         fmt(r.pluginCostMicros),
