@@ -5,7 +5,7 @@
 // `node sdk-work.mjs [KiB ...]`: also the same work with that many KiB of other memory touched before
 // every request (see `churned`).
 import { defaultRequestContext, RequestFlags } from '@rupaya/flags-node';
-import { median } from '../lib/stats.mjs';
+import { median, quantile } from '../lib/stats.mjs';
 import { benchClient, FLAG } from './bench-client.mjs';
 
 const client = benchClient();
@@ -88,15 +88,13 @@ function churned(kib) {
     }
   }
   if (touched === 0) throw new Error('churn loop read nothing');
-  diffs.sort((a, b) => a - b);
-  const q = (p) => diffs[Math.min(diffs.length - 1, Math.floor(p * diffs.length))];
   return {
     kib,
     calls: CHURNED_CALLS,
     pairs: CHURNED_PAIRS,
     microsPerRequest: median(diffs),
-    q1: q(0.25),
-    q3: q(0.75),
+    q1: quantile(diffs, 0.25),
+    q3: quantile(diffs, 0.75),
   };
 }
 const churnSizes = process.argv
