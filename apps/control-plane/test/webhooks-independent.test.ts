@@ -4,8 +4,10 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { and, eq, ne } from 'drizzle-orm';
 import { outbox, webhookDeliveries } from '../src/db/schema/index';
 import { storageKinds } from '../src/index';
+import { createWebhook, deleteWebhook } from '../src/services/webhooks';
 import { startTestServer, type TestServer } from './helpers';
 
 const HOOKS = '/api/admin/deployment/webhooks';
@@ -132,6 +134,26 @@ describe.each(storageKinds)('webhook receivers are independent on %s', (kind) =>
     const log = await deliveries(id);
     expect(log.every((d) => d.status === 'cancelled')).toBe(true);
     expect(log.map((d) => d.attempts).sort()).toEqual(log.length === 2 ? [0, 1] : [1]);
+  });
+
+  it('a delete racing the fan-out leaves no pending delivery to the deleted webhook', async () => {
+    // The fan-out reads the active webhooks and then writes their deliveries; a delete committed in
+    // between must not leave a delivery behind it that a later tick would send.
+    const down = await make({ status: 503 });
+    const db = s.cp.app.db;
+    const deliverer = s.cp.app.webhookDeliverer;
+    for (let round = 0; round < 40; round++) {
+      const { id } = await createWebhook(db, { url: down.url, environment: 'dev', actor: 'test' });
+      await db
+        .insert(outbox)
+        .values({ topic: 'flag.updated', environment: 'dev', payload: { key: 'hooks.race', round } });
+      await Promise.all([deliverer.fanOut(), deleteWebhook(db, id)]);
+      const left = await db
+        .select({ status: webhookDeliveries.status })
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.webhookId, id), ne(webhookDeliveries.status, 'cancelled')));
+      expect(left, `round ${round}`).toEqual([]);
+    }
   });
 
   it("a receiver's long backlog does not crowd the others out", async () => {

@@ -10,6 +10,7 @@ import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db, DbOrTx } from '../db/client';
+import { writeTransaction } from '../db/retry';
 import { outbox, webhookDeliveries, webhooks } from '../db/schema/index';
 import type { MetricsSettings } from './metrics-settings';
 
@@ -137,20 +138,26 @@ export async function listWebhooks(db: DbOrTx) {
   return rows.map(publicWebhook);
 }
 
-/** Deactivates a webhook (its delivery log stays); false when there is no such active webhook. */
+/**
+ * Deactivates a webhook and cancels its pending deliveries, in one transaction (its delivery log
+ * stays); false when there is no such active webhook. A fan-out that read the webhook as active
+ * holds it `FOR SHARE` until it commits, so the deactivation waits for it and then cancels the
+ * deliveries it wrote; a fan-out after the deactivation no longer sees the webhook.
+ */
 export async function deleteWebhook(db: DbOrTx, id: string): Promise<boolean> {
-  const rows = await db
-    .update(webhooks)
-    .set({ active: false })
-    .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
-    .returning({ id: webhooks.id });
-  if (rows.length > 0) {
-    await db
+  return writeTransaction(db, async (tx) => {
+    const rows = await tx
+      .update(webhooks)
+      .set({ active: false })
+      .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
+      .returning({ id: webhooks.id });
+    if (rows.length === 0) return false;
+    await tx
       .update(webhookDeliveries)
       .set({ status: 'cancelled' })
       .where(and(eq(webhookDeliveries.webhookId, id), eq(webhookDeliveries.status, 'pending')));
-  }
-  return rows.length > 0;
+    return true;
+  });
 }
 
 export async function listDeliveries(db: DbOrTx, webhookId: string, limit = 100) {
@@ -246,7 +253,9 @@ export class WebhookDeliverer {
         .limit(200)
         .for('update', { skipLocked: true });
       if (events.length === 0) return 0;
-      const hooks = await tx.select().from(webhooks).where(eq(webhooks.active, true));
+      // FOR SHARE: a delete of one of these webhooks waits until these deliveries are committed,
+      // and then cancels them (see deleteWebhook).
+      const hooks = await tx.select().from(webhooks).where(eq(webhooks.active, true)).for('share');
       const rows: (typeof webhookDeliveries.$inferInsert)[] = [];
       for (const e of events) {
         const name = eventName(e.topic);
