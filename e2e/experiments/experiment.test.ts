@@ -17,6 +17,8 @@ const MAIN = 'experiment.e2e-checkout-redesign';
 const SMALL = 'experiment.e2e-small';
 const SRM = 'experiment.e2e-srm';
 const SWITCH = 'experiment.e2e-switch';
+/** Bucketed by organisation: its events come from `track` calls that name a user and an org. */
+const ORG = 'experiment.e2e-org';
 /** Units of the main scenario (the issue's figure). */
 const UNITS = Number(process.env.RUPAYA_E2E_EXPERIMENT_UNITS ?? 30_000);
 /**
@@ -131,6 +133,13 @@ beforeAll(async () => {
   await admin.createFlag(experimentFlag(SRM, { control: 50_000, variant_a: 50_000 }), 'prod');
   await admin.createFlag(
     experimentFlag(SWITCH, { control: 50_000, variant_a: 50_000 }, { minUnitsPerVariant: 1 }),
+    'prod',
+  );
+  await admin.createFlag(
+    {
+      ...experimentFlag(ORG, { control: 50_000, variant_a: 50_000 }, { minUnitsPerVariant: 1 }),
+      bucketBy: 'orgId',
+    },
     'prod',
   );
   const sdkKey = await admin.sdkKey('prod');
@@ -294,5 +303,41 @@ describe('A/B experiment end to end (real SDK, Express middleware, control plane
     const { analysis } = await significance(SWITCH);
     expect(analysis.variants.find((x) => x.key === 'control')!.units).toBe(0);
     expect(analysis.variants.find((x) => x.key === 'variant_a')!.units).toBe(200 - switched.length);
+  });
+  it("an experiment bucketed by orgId counts the events of its orgs' users, tracked with the user's context", async () => {
+    // 40 organisations of 3 users each; every user sees the experiment (one unit per org), and the
+    // users of the even organisations buy. Each purchase is tracked with the user's whole context,
+    // as a service has it (no unitKey): the SDK sends it for the user and for the org.
+    const orgs = Array.from({ length: 40 }, (_, i) => `org-${i}`);
+    const variantOf = new Map<string, string>();
+    for (const [i, orgId] of orgs.entries()) {
+      for (let u = 0; u < 3; u++) {
+        const variant = client.variant(ORG, { userId: `${orgId}-user-${u}`, orgId })!;
+        // One unit: every user of an org is served the org's variant.
+        expect(variantOf.get(orgId) ?? variant).toBe(variant);
+        variantOf.set(orgId, variant);
+      }
+      if (i % 2 === 0) {
+        for (let u = 0; u < 3; u++) client.track('purchase', { userId: `${orgId}-user-${u}`, orgId });
+      }
+    }
+    await client.flush();
+    const converted = async () => {
+      const { analysis } = await significance(ORG);
+      return analysis.variants.reduce(
+        (t, v) => t + (v.metrics.find((m) => m.event === 'purchase' && m.role === 'primary')?.sum ?? 0),
+        0,
+      );
+    };
+    await waitFor(async () => (await converted()) === 20, 20_000, '20 converted organisations');
+    const { analysis } = await significance(ORG);
+    // Units are organisations: 40 in all, each in the variant its users were served.
+    for (const v of analysis.variants) {
+      const orgsIn = orgs.filter((o) => variantOf.get(o) === v.key);
+      expect(v.units).toBe(orgsIn.length);
+      const purchase = v.metrics.find((m) => m.event === 'purchase' && m.role === 'primary')!;
+      // A conversion per buying org, whatever the number of its users who bought.
+      expect(purchase.sum).toBe(orgsIn.filter((o) => Number(o.slice(4)) % 2 === 0).length);
+    }
   });
 });

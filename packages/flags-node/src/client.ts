@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import {
   createEvaluator,
   type EvaluationContext,
+  eventUnitKeys,
+  experimentUnitAttributes,
   type EvaluationResult,
   type Flag,
   type FlagValue,
@@ -105,6 +107,8 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
   private current: Snapshot | undefined;
   private evaluator: Evaluator | undefined;
   private meta = new Map<string, FlagMeta>();
+  /** The attributes the snapshot's experiments bucket by: an event counts for the context's unit of each. */
+  private eventAttributes: readonly string[] = ['userId'];
   /** One-entry memo of `meta` (a request path evaluates the same flag over and over). */
   private lastMetaKey: string | undefined;
   private lastMeta: FlagMeta | undefined;
@@ -359,14 +363,22 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     this.metrics?.recordServed(route, method, status, durationMs, served, atMs);
   }
 
-  /** Experiment events: `track('checkout', { userId }, 42)`. The unit key is `userId` unless `unitKey` is given. */
+  /**
+   * Experiment events: `track('checkout', { userId, orgId }, 42)`. The event counts for the
+   * context's unit of every attribute the snapshot's experiments bucket by (`userId`, and `orgId`
+   * when an experiment has `bucketBy: 'orgId'`), each experiment joining it on its own; with
+   * `unitKey` given, for that unit alone.
+   */
   track(event: string, context: EvaluationContext & { unitKey?: string }, value?: number): void {
-    const unit = context.unitKey ?? context.userId;
-    if (unit === undefined || unit === null || unit === '') {
-      this.logger.debug(`track("${event}") without a unit key ignored`);
+    const units = eventUnitKeys(context, this.eventAttributes);
+    if (units.length === 0) {
+      this.logger.debug(
+        `track("${event}") ignored: the context has no unit key (unitKey, or ${this.eventAttributes.join(', ')})`,
+      );
       return;
     }
-    this.metrics?.track(event, String(unit), value);
+    const metrics = this.metrics;
+    if (metrics) for (const unit of units) metrics.track(event, unit, value);
   }
 
   /** Sends whatever is buffered now. */
@@ -441,6 +453,7 @@ export class FlagsClient extends EventEmitter<ClientEvents> {
     if (previous !== snapshot) {
       this.evaluator = createEvaluator(snapshot);
       this.meta = buildMeta(snapshot);
+      this.eventAttributes = experimentUnitAttributes(snapshot.flags);
       this.lastMetaKey = undefined;
       this.lastMeta = undefined;
       this.current = snapshot;

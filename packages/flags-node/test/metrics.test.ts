@@ -393,6 +393,55 @@ describe('exposures and events', () => {
     ]);
   });
 
+  it("an event counts for the context's unit of every attribute the experiments bucket by", async () => {
+    acceptAll();
+    const experiment = (key: string, bucketBy?: string): Flag => ({
+      key,
+      type: 'string',
+      enabled: true,
+      ...(bucketBy ? { bucketBy } : {}),
+      variants: [
+        { key: 'control', value: 'control', weight: 50_000 },
+        { key: 'variant_a', value: 'variant_a', weight: 50_000 },
+      ],
+      defaultVariant: 'control',
+    });
+    const logger = captureLogger();
+    const c = createClient({
+      url,
+      sdkKey: 'k',
+      streaming: false,
+      pollIntervalMs: 60_000,
+      bootstrap: makeSnapshot(1, [experiment('exp.user'), experiment('exp.org', 'orgId')]),
+      logger,
+      metrics: { flushIntervalMs: 60_000, gauges: false },
+    });
+    try {
+      c.track('purchase', { userId: 'u-1', orgId: 'o-7', plan: 'pro' }, 12.5);
+      // Each unit once, however many attributes name it.
+      c.track('signup', { userId: 'same', orgId: 'same' });
+      // An org-level event (no user): the org's experiments only.
+      c.track('upgrade', { orgId: 'o-7' });
+      // The caller names the unit: that unit alone.
+      c.track('invite', { unitKey: 'o-9', userId: 'u-2', orgId: 'o-7' });
+      // No unit of these attributes: nothing sent, and the log says why.
+      c.track('lost', { sessionId: 's-1' });
+    } finally {
+      await c.close();
+    }
+    const events = server.received
+      .filter((x) => x.path === '/api/sdk/v1/events')
+      .flatMap((x) => (x.body as { events: { event: string; unitKey: string; value?: number }[] }).events);
+    expect(events.map((e) => `${e.event}/${e.unitKey}/${e.value ?? '-'}`)).toEqual([
+      'purchase/u-1/12.5',
+      'purchase/o-7/12.5',
+      'signup/same/-',
+      'upgrade/o-7/-',
+      'invite/o-9/-',
+    ]);
+    expect(logger.lines.some((l) => /track\("lost"\) ignored.*userId, orgId/.test(l.message))).toBe(true);
+  });
+
   it('reports a unit again when its variant changes within a window (so the server can exclude it)', async () => {
     acceptAll();
     const { r } = reporter({ windowMs: 60_000 });

@@ -117,9 +117,10 @@ export class RupayaProvider implements Provider {
 
   /**
    * OpenFeature's tracking API (`client.track(name, context, details)`): an experiment event for the
-   * context's unit, as the SDK's `client.track`. The unit is the one the evaluations were exposed
-   * with: `userId`, else `targetingKey` (or a `unitKey` attribute); `details.value`, when a finite
-   * number, is the event's value (a `mean` metric such as revenue). Other details are not kept.
+   * context's units, as the SDK's `client.track`: `userId`, else `targetingKey` (the unit the
+   * evaluations were exposed with), and every other attribute an experiment buckets by (or a
+   * `unitKey` attribute alone); `details.value`, when a finite number, is the event's value (a
+   * `mean` metric such as revenue). Other details are not kept.
    */
   track(trackingEventName: string, context: EvaluationContext, details: TrackingEventDetails): void {
     const value = details?.value;

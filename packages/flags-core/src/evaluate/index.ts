@@ -5,3 +5,4 @@ export * from './semver';
 export * from './time';
 export * from './variants';
 export { compileFlag, type CompiledFlag, type RolloutGate, unitKeyOf } from './compile';
+export { eventUnitKeys, experimentUnitAttributes } from './event-units';
