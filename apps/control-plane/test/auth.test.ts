@@ -374,6 +374,47 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     }
   });
 
+  it('audits every webhook created or deleted, with who did it, without its URL or secret', async () => {
+    const AUDIT = '/api/admin/deployment/audit/credentials';
+    const HOOKS = '/api/admin/deployment/webhooks';
+    const whoami = await call('GET', '/api/admin/deployment/whoami', { token: cp.adminToken });
+    const adminActor = `${whoami.body.kind}:${whoami.body.subject}`;
+    const url = 'https://hooks.example.test/services/T000/B000/incoming-secret-path';
+    const created = await call('POST', HOOKS, {
+      token: cp.adminToken,
+      body: { url, environment: 'prod', events: ['flag.updated'] },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    // Deleted by another admin; deleting it again changes nothing and writes nothing.
+    expect((await call('DELETE', `${HOOKS}/${id}`, { token: tokens.admin })).status).toBe(204);
+    expectError(await call('DELETE', `${HOOKS}/${id}`, { token: tokens.admin }), 404, 'WEBHOOK_NOT_FOUND');
+    // Only an admin manages webhooks: a refused change leaves no row either.
+    expectError(
+      await call('POST', HOOKS, { token: tokens.editor, body: { url, environment: 'prod' } }),
+      403,
+      'FORBIDDEN_ROLE',
+    );
+
+    const history = await call('GET', `${AUDIT}?credentialId=${id}`, { token: cp.adminToken });
+    expect(history.status).toBe(200);
+    const entries = history.body.entries as Record<string, unknown>[];
+    expect(entries.map((e) => [e.action, e.actor, e.environment])).toEqual([
+      ['webhook.deleted', 'jwt:admin-bot', 'prod'],
+      ['webhook.created', adminActor, 'prod'],
+    ]);
+    expect(entries[1]).toMatchObject({ createdAt: created.body.createdAt, keyPrefix: null, subject: null });
+    expect(Date.parse(entries[0]!.createdAt as string)).toBeGreaterThanOrEqual(
+      Date.parse(created.body.createdAt as string),
+    );
+    const deletedOnly = await call('GET', `${AUDIT}?action=webhook.deleted`, { token: cp.adminToken });
+    expect((deletedOnly.body.entries as { credentialId: string }[]).map((e) => e.credentialId)).toContain(id);
+    // Neither the URL (an incoming-webhook URL is a secret) nor the signing secret.
+    const text = JSON.stringify(history.body);
+    expect(text).not.toContain('incoming-secret-path');
+    expect(text).not.toContain(created.body.secret as string);
+  });
+
   it('validates key and token requests, naming the field', async () => {
     const unknownEnv = await call('POST', '/api/admin/deployment/sdk-keys', {
       token: cp.adminToken,

@@ -147,7 +147,7 @@ describe.each(storageKinds)('webhook receivers are independent on %s', (kind) =>
       await db
         .insert(outbox)
         .values({ topic: 'flag.updated', environment: 'dev', payload: { key: 'hooks.race', round } });
-      await Promise.all([deliverer.fanOut(), deleteWebhook(db, id)]);
+      await Promise.all([deliverer.fanOut(), deleteWebhook(db, id, 'test')]);
       const left = await db
         .select({ status: webhookDeliveries.status })
         .from(webhookDeliveries)

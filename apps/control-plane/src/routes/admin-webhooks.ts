@@ -20,7 +20,8 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
       preHandler: app.requireRole('admin'),
       schema: {
         tags,
-        summary: 'Subscribe a URL to events (json or slack format); the signing secret is returned once',
+        summary:
+          'Subscribe a URL to events (json or slack format); the signing secret is returned once (audited)',
         body: {
           type: 'object',
           required: ['url'],
@@ -77,7 +78,7 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
       preHandler: app.requireRole('admin'),
       schema: {
         tags,
-        summary: 'Delete a webhook (pending deliveries are cancelled)',
+        summary: 'Delete a webhook (pending deliveries are cancelled; audited)',
         params: idParam,
         response: responses(
           { 204: webhookResponses.deleted },
@@ -89,7 +90,7 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      if (!(await deleteWebhook(app.db, id))) throw errors.webhookNotFound(id);
+      if (!(await deleteWebhook(app.db, id, actorOf(request)))) throw errors.webhookNotFound(id);
       return reply.code(204).send();
     },
   );

@@ -11,7 +11,7 @@ import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db, DbOrTx } from '../db/client';
 import { writeTransaction } from '../db/retry';
-import { outbox, webhookDeliveries, webhooks } from '../db/schema/index';
+import { credentialsAudit, outbox, webhookDeliveries, webhooks } from '../db/schema/index';
 import type { MetricsSettings } from './metrics-settings';
 
 export type WebhookFormat = 'json' | 'slack';
@@ -98,22 +98,33 @@ export interface CreateWebhookInput {
   actor: string;
 }
 
+/** Creates a webhook, with its `webhook.created` row in the credentials audit (one transaction). */
 export async function createWebhook(db: DbOrTx, input: CreateWebhookInput) {
   const id = randomUUID();
   const secret = input.secret ?? `whsec_${randomBytes(24).toString('base64url')}`;
-  const [row] = await db
-    .insert(webhooks)
-    .values({
-      id,
-      url: input.url,
-      secret,
-      events: input.events && input.events.length > 0 ? input.events : ['*'],
-      environment: input.environment ?? null,
-      format: input.format ?? 'json',
-      createdBy: input.actor,
-    })
-    .returning();
-  return { ...publicWebhook(row!), secret };
+  const row = await writeTransaction(db, async (tx) => {
+    const [created] = await tx
+      .insert(webhooks)
+      .values({
+        id,
+        url: input.url,
+        secret,
+        events: input.events && input.events.length > 0 ? input.events : ['*'],
+        environment: input.environment ?? null,
+        format: input.format ?? 'json',
+        createdBy: input.actor,
+      })
+      .returning();
+    await tx.insert(credentialsAudit).values({
+      action: 'webhook.created',
+      credentialId: id,
+      environment: created!.environment,
+      actor: input.actor,
+      createdAt: created!.createdAt,
+    });
+    return created!;
+  });
+  return { ...publicWebhook(row), secret };
 }
 
 export function publicWebhook(row: typeof webhooks.$inferSelect) {
@@ -139,23 +150,31 @@ export async function listWebhooks(db: DbOrTx) {
 }
 
 /**
- * Deactivates a webhook and cancels its pending deliveries, in one transaction (its delivery log
- * stays); false when there is no such active webhook. A fan-out that read the webhook as active
- * holds it `FOR SHARE` until it commits, so the deactivation waits for it and then cancels the
- * deliveries it wrote; a fan-out after the deactivation no longer sees the webhook.
+ * Deactivates a webhook (deleted by `actor`, audited) and cancels its pending deliveries, in one
+ * transaction (its delivery log stays); false when there is no such active webhook. A fan-out that
+ * read the webhook as active holds it `FOR SHARE` until it commits, so the deactivation waits for it
+ * and then cancels the deliveries it wrote; a fan-out after the deactivation no longer sees the
+ * webhook.
  */
-export async function deleteWebhook(db: DbOrTx, id: string): Promise<boolean> {
+export async function deleteWebhook(db: DbOrTx, id: string, actor: string): Promise<boolean> {
   return writeTransaction(db, async (tx) => {
-    const rows = await tx
+    const [deleted] = await tx
       .update(webhooks)
-      .set({ active: false })
+      .set({ active: false, deletedAt: new Date(), deletedBy: actor })
       .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
-      .returning({ id: webhooks.id });
-    if (rows.length === 0) return false;
+      .returning({ environment: webhooks.environment, deletedAt: webhooks.deletedAt });
+    if (!deleted) return false;
     await tx
       .update(webhookDeliveries)
       .set({ status: 'cancelled' })
       .where(and(eq(webhookDeliveries.webhookId, id), eq(webhookDeliveries.status, 'pending')));
+    await tx.insert(credentialsAudit).values({
+      action: 'webhook.deleted',
+      credentialId: id,
+      environment: deleted.environment,
+      actor,
+      createdAt: deleted.deletedAt!,
+    });
     return true;
   });
 }

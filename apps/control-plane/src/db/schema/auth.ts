@@ -60,23 +60,26 @@ export const CREDENTIAL_ACTIONS = [
   'sdk_key.revoked',
   'token.minted',
   'token.revoked',
+  'webhook.created',
+  'webhook.deleted',
 ] as const;
 export type CredentialAction = (typeof CREDENTIAL_ACTIONS)[number];
 
 /**
- * Every creation and revocation of an SDK key or a minted token: who, what, when. Written in the
+ * Every creation and revocation of an SDK key or a minted token, and every creation and deletion
+ * of a webhook (it holds a signing secret and sends events out): who, what, when. Written in the
  * transaction that makes the change, so there is no change without its row. Rows outlive their
  * credential (no foreign key: deleting an environment deletes its keys, not their history). Never
- * holds a secret or its hash.
+ * holds a secret or its hash, nor a webhook's URL (an incoming-webhook URL is itself a secret).
  */
 export const credentialsAudit = pgTable(
   'credentials_audit',
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     action: text('action').notNull(),
-    /** The SDK key's id, or the token's id (its `jti`). */
+    /** The SDK key's id, the token's id (its `jti`), or the webhook's id. */
     credentialId: text('credential_id').notNull(),
-    /** SDK keys: the environment the key reads. */
+    /** SDK keys: the environment the key reads; webhooks: the environment it is limited to. */
     environment: text('environment'),
     /** SDK keys: the key's display prefix. */
     keyPrefix: text('key_prefix'),
@@ -91,7 +94,7 @@ export const credentialsAudit = pgTable(
     index('credentials_audit_credential_idx').on(t.credentialId, t.id),
     check(
       'credentials_audit_action_ck',
-      sql`${t.action} in ('sdk_key.created', 'sdk_key.revoked', 'token.minted', 'token.revoked')`,
+      sql`${t.action} in ('sdk_key.created', 'sdk_key.revoked', 'token.minted', 'token.revoked', 'webhook.created', 'webhook.deleted')`,
     ),
   ],
 );

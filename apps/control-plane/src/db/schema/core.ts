@@ -146,6 +146,9 @@ export const webhooks = pgTable('webhooks', {
   active: boolean('active').notNull().default(true),
   createdAt: createdAt(),
   createdBy: text('created_by').notNull(),
+  /** When and by whom the webhook was deleted (null: active, or deleted before migration 0006). */
+  deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date' }),
+  deletedBy: text('deleted_by'),
 });
 
 /** Events written in the same transaction as the change they announce; delivered afterwards. */
