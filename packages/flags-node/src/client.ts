@@ -6,6 +6,7 @@ import {
   type EvaluationContext,
   eventUnitKeys,
   experimentUnitAttributes,
+  isExperimentFlag,
   type EvaluationResult,
   type Flag,
   type FlagValue,
@@ -599,7 +600,7 @@ function buildMeta(snapshot: Snapshot): Map<string, FlagMeta> {
       flag,
       bucketBy: flag.bucketBy ?? 'userId',
       stage: flag.canary?.stage,
-      experiment: (flag.variants ?? []).some((v) => v.weight !== undefined),
+      experiment: isExperimentFlag(flag),
       targeted:
         (flag.allowList?.length ?? 0) > 0 ||
         (flag.denyList?.length ?? 0) > 0 ||
