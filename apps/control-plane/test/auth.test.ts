@@ -374,7 +374,7 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     }
   });
 
-  it('audits every webhook created or deleted, with who did it, without its URL or secret', async () => {
+  it('audits every webhook created, changed, given a new secret or deleted, with who did it, without its URL or secret', async () => {
     const AUDIT = '/api/admin/deployment/audit/credentials';
     const HOOKS = '/api/admin/deployment/webhooks';
     const whoami = await call('GET', '/api/admin/deployment/whoami', { token: cp.adminToken });
@@ -386,6 +386,18 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
+    // Changed and given a new secret, by each admin once.
+    const changed = await call('PATCH', `${HOOKS}/${id}`, {
+      token: cp.adminToken,
+      body: { environment: null, events: ['flag.*'] },
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({ id, url, environment: null, events: ['flag.*'] });
+    expect(changed.body.secret).toBeUndefined();
+    const rotated = await call('POST', `${HOOKS}/${id}/secret`, { token: tokens.admin, body: {} });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(created.body.secret);
     // Deleted by another admin; deleting it again changes nothing and writes nothing.
     expect((await call('DELETE', `${HOOKS}/${id}`, { token: tokens.admin })).status).toBe(204);
     expectError(await call('DELETE', `${HOOKS}/${id}`, { token: tokens.admin }), 404, 'WEBHOOK_NOT_FOUND');
@@ -400,10 +412,12 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     expect(history.status).toBe(200);
     const entries = history.body.entries as Record<string, unknown>[];
     expect(entries.map((e) => [e.action, e.actor, e.environment])).toEqual([
-      ['webhook.deleted', 'jwt:admin-bot', 'prod'],
+      ['webhook.deleted', 'jwt:admin-bot', null],
+      ['webhook.secret_rotated', 'jwt:admin-bot', null],
+      ['webhook.updated', adminActor, null],
       ['webhook.created', adminActor, 'prod'],
     ]);
-    expect(entries[1]).toMatchObject({ createdAt: created.body.createdAt, keyPrefix: null, subject: null });
+    expect(entries[3]).toMatchObject({ createdAt: created.body.createdAt, keyPrefix: null, subject: null });
     expect(Date.parse(entries[0]!.createdAt as string)).toBeGreaterThanOrEqual(
       Date.parse(created.body.createdAt as string),
     );
@@ -413,6 +427,7 @@ describe.each(storageKinds)('auth on %s', (kind: StorageKind) => {
     const text = JSON.stringify(history.body);
     expect(text).not.toContain('incoming-secret-path');
     expect(text).not.toContain(created.body.secret as string);
+    expect(text).not.toContain(rotated.body.secret as string);
   });
 
   it('validates key and token requests, naming the field', async () => {

@@ -309,8 +309,14 @@ describe('OpenAPI response schemas (real server on loopback, PGlite)', () => {
     await call('PUT', `${FLAGS}/docs.flag?environment=dev`, 200, { body: { enabled: false } });
     await call('GET', `${HOOKS}/${hook.body.id}/deliveries`, 200);
     await call('GET', `${HOOKS}/${hook.body.id}/deliveries`, 403, { token: viewerToken });
+    await call('PATCH', `${HOOKS}/${hook.body.id}`, 200, { body: { environment: null, format: 'slack' } });
+    await call('PATCH', `${HOOKS}/${hook.body.id}`, 400, { body: {} });
+    await call('POST', `${HOOKS}/${hook.body.id}/secret`, 200, { body: {} });
+    await call('POST', `${HOOKS}/${hook.body.id}/secret`, 400, { body: { secret: 'short' } });
     await call('DELETE', `${HOOKS}/${hook.body.id}`, 204);
     await call('DELETE', `${HOOKS}/${hook.body.id}`, 404);
+    await call('PATCH', `${HOOKS}/${hook.body.id}`, 404, { body: { url: 'http://127.0.0.1:9/other' } });
+    await call('POST', `${HOOKS}/${hook.body.id}/secret`, 404, { body: {} });
     // Experiments (seeded) and their ingest
     const exp = 'experiment.checkout-redesign';
     const t = Date.now();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, ne } from 'drizzle-orm';
 import { outbox, webhookDeliveries } from '../src/db/schema/index';
 import { storageKinds } from '../src/index';
-import { createWebhook, deleteWebhook } from '../src/services/webhooks';
+import { createWebhook, deleteWebhook, verifySignature } from '../src/services/webhooks';
 import { startTestServer, type TestServer } from './helpers';
 
 const HOOKS = '/api/admin/deployment/webhooks';
@@ -18,11 +18,22 @@ const FLAGS = '/api/admin/deployment/feature-flags';
  * request stays open) until `release()`; `status` is what it answers otherwise.
  */
 async function receiver(opts: { holding?: boolean; status?: number } = {}) {
-  const state = { holding: opts.holding ?? false, events: [] as string[], open: [] as ServerResponse[] };
+  const state = {
+    holding: opts.holding ?? false,
+    events: [] as string[],
+    /** Each request's body and signature header, in order. */
+    signed: [] as { body: string; signature: string }[],
+    open: [] as ServerResponse[],
+  };
   const server = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       state.events.push(String(req.headers['x-rupaya-event']));
+      state.signed.push({
+        body: Buffer.concat(chunks).toString('utf8'),
+        signature: String(req.headers['x-rupaya-signature']),
+      });
       if (state.holding) state.open.push(res);
       else res.writeHead(opts.status ?? 200).end();
     });
@@ -134,6 +145,33 @@ describe.each(storageKinds)('webhook receivers are independent on %s', (kind) =>
     const log = await deliveries(id);
     expect(log.every((d) => d.status === 'cancelled')).toBe(true);
     expect(log.map((d) => d.attempts).sort()).toEqual(log.length === 2 ? [0, 1] : [1]);
+  });
+
+  it('a delivery queued behind one in flight goes to the URL and secret the webhook has when it is sent', async () => {
+    const slow = await make({ holding: true });
+    const moved = await make();
+    const id = await hook(slow.url);
+    await update('hooks.independent', 'six');
+    await update('hooks.independent', 'seven');
+    await until(() => slow.state.open.length === 1, 'the first request');
+    // While the first request is in flight: a new URL, then a new secret.
+    const patched = await s.call<{ url: string }>('PATCH', `${HOOKS}/${id}`, { body: { url: moved.url } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.url).toBe(moved.url);
+    const rotated = await s.call<{ secret: string }>('POST', `${HOOKS}/${id}/secret`, {
+      body: { secret: 'whsec_rotated-for-the-test-0123456789' },
+    });
+    expect(rotated.status).toBe(200);
+    slow.release();
+    await until(() => moved.state.events.length === 1, 'the second event at the new URL');
+    await until(async () => (await deliveries(id)).every((d) => d.status === 'delivered'), 'both delivered');
+    // The first went out before the change, to the old URL with the old secret; the second to the
+    // new URL, signed with the new secret.
+    expect(slow.state.events).toHaveLength(1);
+    const [second] = moved.state.signed;
+    const now = Math.floor(Date.now() / 1000);
+    expect(verifySignature(rotated.body.secret, second!.body, second!.signature, now)).toBe(true);
+    expect(JSON.parse(second!.body).payload).toMatchObject({ key: 'hooks.independent' });
   });
 
   it('a delete racing the fan-out leaves no pending delivery to the deleted webhook', async () => {

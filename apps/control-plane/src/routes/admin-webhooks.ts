@@ -1,7 +1,15 @@
 // Webhook subscriptions (admin role): create (the secret is shown once), list, delete, delivery log.
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors';
-import { createWebhook, deleteWebhook, listDeliveries, listWebhooks } from '../services/webhooks';
+import {
+  createWebhook,
+  deleteWebhook,
+  listDeliveries,
+  listWebhooks,
+  rotateWebhookSecret,
+  updateWebhook,
+  type WebhookPatch,
+} from '../services/webhooks';
 import { actorOf, environmentQuery } from './common';
 import { ADMIN, BODY, responses, webhookResponses } from './responses';
 
@@ -12,6 +20,20 @@ const idParam = {
   required: ['id'],
   properties: { id: { type: 'string', minLength: 1, maxLength: 100 } },
 } as const;
+
+const urlSchema = { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://' } as const;
+const eventsSchema = {
+  type: 'array',
+  maxItems: 50,
+  items: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 100,
+    pattern: '^(\\*|[a-z_]+\\.(\\*|[a-z_]+))$',
+  },
+} as const;
+const formatSchema = { type: 'string', enum: ['json', 'slack'] } as const;
+const secretSchema = { type: 'string', minLength: 16, maxLength: 200 } as const;
 
 export default async function adminWebhookRoutes(app: FastifyInstance): Promise<void> {
   app.post(
@@ -27,20 +49,11 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
           required: ['url'],
           additionalProperties: false,
           properties: {
-            url: { type: 'string', minLength: 8, maxLength: 2000, pattern: '^https?://' },
-            events: {
-              type: 'array',
-              maxItems: 50,
-              items: {
-                type: 'string',
-                minLength: 1,
-                maxLength: 100,
-                pattern: '^(\\*|[a-z_]+\\.(\\*|[a-z_]+))$',
-              },
-            },
+            url: urlSchema,
+            events: eventsSchema,
             environment: environmentQuery,
-            format: { type: 'string', enum: ['json', 'slack'] },
-            secret: { type: 'string', minLength: 16, maxLength: 200 },
+            format: formatSchema,
+            secret: secretSchema,
           },
         },
         response: responses({ 201: webhookResponses.created }, ...ADMIN, ...BODY),
@@ -70,6 +83,63 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
       },
     },
     async () => ({ webhooks: await listWebhooks(app.db) }),
+  );
+
+  app.patch(
+    `${BASE}/:id`,
+    {
+      preHandler: app.requireRole('admin'),
+      schema: {
+        tags,
+        summary:
+          'Change a webhook’s URL, events, environment or format (audited); queued deliveries go to the new URL',
+        params: idParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            url: urlSchema,
+            events: eventsSchema,
+            environment: { ...environmentQuery, nullable: true, description: 'null: every environment' },
+            format: formatSchema,
+          },
+        },
+        response: responses({ 200: webhookResponses.updated }, ...ADMIN, ...BODY, 'WEBHOOK_NOT_FOUND'),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const updated = await updateWebhook(app.db, id, request.body as WebhookPatch, actorOf(request));
+      if (!updated) throw errors.webhookNotFound(id);
+      return updated;
+    },
+  );
+
+  app.post(
+    `${BASE}/:id/secret`,
+    {
+      preHandler: app.requireRole('admin'),
+      schema: {
+        tags,
+        summary:
+          'Rotate a webhook’s signing secret (audited): every attempt from now on is signed with the new one, returned once',
+        params: idParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { secret: { ...secretSchema, description: 'The new secret (default: generated)' } },
+        },
+        response: responses({ 200: webhookResponses.rotated }, ...ADMIN, ...BODY, 'WEBHOOK_NOT_FOUND'),
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const { secret } = (request.body ?? {}) as { secret?: string };
+      const rotated = await rotateWebhookSecret(app.db, id, secret, actorOf(request));
+      if (!rotated) throw errors.webhookNotFound(id);
+      return rotated;
+    },
   );
 
   app.delete(

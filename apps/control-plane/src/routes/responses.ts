@@ -462,6 +462,11 @@ export const webhookResponses = {
     { ...webhookInfo, secret: { type: 'string', description: 'The signing secret; shown only here.' } },
     { description: 'The webhook, with its signing secret' },
   ),
+  updated: object(webhookInfo, { description: 'The webhook as changed' }),
+  rotated: object(
+    { ...webhookInfo, secret: { type: 'string', description: 'The new signing secret; shown only here.' } },
+    { description: 'The webhook, with its new signing secret' },
+  ),
   list: object(
     { webhooks: { type: 'array', items: object(webhookInfo) } },
     { description: 'Active webhooks' },

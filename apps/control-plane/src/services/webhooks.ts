@@ -98,10 +98,12 @@ export interface CreateWebhookInput {
   actor: string;
 }
 
+const generateWebhookSecret = () => `whsec_${randomBytes(24).toString('base64url')}`;
+
 /** Creates a webhook, with its `webhook.created` row in the credentials audit (one transaction). */
 export async function createWebhook(db: DbOrTx, input: CreateWebhookInput) {
   const id = randomUUID();
-  const secret = input.secret ?? `whsec_${randomBytes(24).toString('base64url')}`;
+  const secret = input.secret ?? generateWebhookSecret();
   const row = await writeTransaction(db, async (tx) => {
     const [created] = await tx
       .insert(webhooks)
@@ -125,6 +127,67 @@ export async function createWebhook(db: DbOrTx, input: CreateWebhookInput) {
     return created!;
   });
   return { ...publicWebhook(row), secret };
+}
+
+export interface WebhookPatch {
+  url?: string | undefined;
+  events?: string[] | undefined;
+  /** null: every environment. */
+  environment?: string | null | undefined;
+  format?: WebhookFormat | undefined;
+}
+
+/**
+ * Changes an active webhook's URL, events, environment or format (`webhook.updated` in the
+ * credentials audit, one transaction); undefined when there is no such active webhook. Events are
+ * matched to webhooks when they are fanned out, so the new events and environment apply to events
+ * from then on; deliveries already queued are sent to the new URL.
+ */
+export async function updateWebhook(db: DbOrTx, id: string, patch: WebhookPatch, actor: string) {
+  return writeTransaction(db, async (tx) => {
+    const set: Partial<typeof webhooks.$inferInsert> = {};
+    if (patch.url !== undefined) set.url = patch.url;
+    if (patch.events !== undefined) set.events = patch.events.length > 0 ? patch.events : ['*'];
+    if (patch.environment !== undefined) set.environment = patch.environment;
+    if (patch.format !== undefined) set.format = patch.format;
+    const [updated] = await tx
+      .update(webhooks)
+      .set(set)
+      .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
+      .returning();
+    if (!updated) return undefined;
+    await tx.insert(credentialsAudit).values({
+      action: 'webhook.updated',
+      credentialId: id,
+      environment: updated.environment,
+      actor,
+    });
+    return publicWebhook(updated);
+  });
+}
+
+/**
+ * Gives an active webhook a new signing secret (`secret`, else a generated one), audited as
+ * `webhook.secret_rotated`; undefined when there is no such active webhook. Every delivery attempt
+ * from then on, queued ones included, is signed with it.
+ */
+export async function rotateWebhookSecret(db: DbOrTx, id: string, secret: string | undefined, actor: string) {
+  const next = secret ?? generateWebhookSecret();
+  return writeTransaction(db, async (tx) => {
+    const [updated] = await tx
+      .update(webhooks)
+      .set({ secret: next })
+      .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
+      .returning();
+    if (!updated) return undefined;
+    await tx.insert(credentialsAudit).values({
+      action: 'webhook.secret_rotated',
+      credentialId: id,
+      environment: updated.environment,
+      actor,
+    });
+    return { ...publicWebhook(updated), secret: next };
+  });
 }
 
 export function publicWebhook(row: typeof webhooks.$inferSelect) {
@@ -321,9 +384,8 @@ export class WebhookDeliverer {
    */
   async deliverHook(webhookId: string, nowMs: number): Promise<number> {
     const pending = await this.db
-      .select({ d: webhookDeliveries, h: webhooks, e: outbox })
+      .select({ d: webhookDeliveries, e: outbox })
       .from(webhookDeliveries)
-      .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
       .innerJoin(outbox, eq(outbox.id, webhookDeliveries.outboxId))
       .where(and(eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.status, 'pending')))
       .orderBy(asc(webhookDeliveries.id))
@@ -331,21 +393,25 @@ export class WebhookDeliverer {
     let sent = 0;
     for (const row of pending) {
       if (this.stopped || row.d.nextAttemptAt.getTime() > nowMs) break;
-      // Still pending now? The webhook may have been deleted (its deliveries cancelled) while an
-      // earlier delivery of this loop was in flight.
-      if (!(await this.isPending(row.d.id))) break;
+      // Still pending now, and to which URL with which secret? While an earlier delivery of this
+      // loop was in flight, the webhook may have been deleted (its deliveries cancelled), edited or
+      // given a new secret.
+      const hook = await this.hookIfPending(row.d.id);
+      if (!hook) break;
       sent++;
-      if (!(await this.attempt(row.d, row.h, row.e))) break;
+      if (!(await this.attempt(row.d, hook, row.e))) break;
     }
     return sent;
   }
 
-  private async isPending(deliveryId: number): Promise<boolean> {
+  /** The webhook of a delivery as it is now, or undefined when the delivery is no longer pending. */
+  private async hookIfPending(deliveryId: number): Promise<typeof webhooks.$inferSelect | undefined> {
     const [row] = await this.db
-      .select({ status: webhookDeliveries.status })
+      .select({ h: webhooks })
       .from(webhookDeliveries)
-      .where(eq(webhookDeliveries.id, deliveryId));
-    return row?.status === 'pending';
+      .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+      .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, 'pending')));
+    return row?.h;
   }
 
   private async attempt(

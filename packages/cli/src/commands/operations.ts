@@ -260,13 +260,13 @@ export const operationCommands: Command[] = [
     name: 'audit credentials',
     usage: 'rupaya audit credentials [--id <credential id>] [--action <action>] [--limit <n>]',
     summary:
-      'The credentials audit, newest first: SDK keys created/revoked, tokens minted/revoked and webhooks created/deleted, and who did it',
+      'The credentials audit, newest first: SDK keys created/revoked, tokens minted/revoked and webhooks created/changed/rotated/deleted, and who did it',
     options: {
       id: { type: 'string', description: "one key's, token's or webhook's history" },
       action: {
         type: 'string',
         description:
-          'sdk_key.created, sdk_key.revoked, token.minted, token.revoked, webhook.created or webhook.deleted',
+          'sdk_key.created, sdk_key.revoked, token.minted, token.revoked, webhook.created, webhook.updated, webhook.secret_rotated or webhook.deleted',
       },
       limit: { type: 'string', description: 'how many entries (1-1000, default 100)' },
     },

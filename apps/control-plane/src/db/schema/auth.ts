@@ -61,13 +61,15 @@ export const CREDENTIAL_ACTIONS = [
   'token.minted',
   'token.revoked',
   'webhook.created',
+  'webhook.updated',
+  'webhook.secret_rotated',
   'webhook.deleted',
 ] as const;
 export type CredentialAction = (typeof CREDENTIAL_ACTIONS)[number];
 
 /**
- * Every creation and revocation of an SDK key or a minted token, and every creation and deletion
- * of a webhook (it holds a signing secret and sends events out): who, what, when. Written in the
+ * Every creation and revocation of an SDK key or a minted token, and every creation, change, secret
+ * rotation and deletion of a webhook (it holds a signing secret and sends events out): who, what, when. Written in the
  * transaction that makes the change, so there is no change without its row. Rows outlive their
  * credential (no foreign key: deleting an environment deletes its keys, not their history). Never
  * holds a secret or its hash, nor a webhook's URL (an incoming-webhook URL is itself a secret).
@@ -94,7 +96,7 @@ export const credentialsAudit = pgTable(
     index('credentials_audit_credential_idx').on(t.credentialId, t.id),
     check(
       'credentials_audit_action_ck',
-      sql`${t.action} in ('sdk_key.created', 'sdk_key.revoked', 'token.minted', 'token.revoked', 'webhook.created', 'webhook.deleted')`,
+      sql`${t.action} in ('sdk_key.created', 'sdk_key.revoked', 'token.minted', 'token.revoked', 'webhook.created', 'webhook.updated', 'webhook.secret_rotated', 'webhook.deleted')`,
     ),
   ],
 );
