@@ -138,32 +138,44 @@ export interface WebhookPatch {
 }
 
 /**
- * Changes an active webhook's URL, events, environment or format (`webhook.updated` in the
- * credentials audit, one transaction); undefined when there is no such active webhook. Events are
- * matched to webhooks when they are fanned out, so the new events and environment apply to events
- * from then on; deliveries already queued are sent to the new URL.
+ * Applies `set` to an active webhook with its row of the credentials audit, in one transaction;
+ * undefined when there is no such active webhook.
  */
-export async function updateWebhook(db: DbOrTx, id: string, patch: WebhookPatch, actor: string) {
+async function changeWebhook(
+  db: DbOrTx,
+  id: string,
+  set: Partial<typeof webhooks.$inferInsert>,
+  action: 'webhook.updated' | 'webhook.secret_rotated',
+  actor: string,
+) {
   return writeTransaction(db, async (tx) => {
-    const set: Partial<typeof webhooks.$inferInsert> = {};
-    if (patch.url !== undefined) set.url = patch.url;
-    if (patch.events !== undefined) set.events = patch.events.length > 0 ? patch.events : ['*'];
-    if (patch.environment !== undefined) set.environment = patch.environment;
-    if (patch.format !== undefined) set.format = patch.format;
-    const [updated] = await tx
+    const [changed] = await tx
       .update(webhooks)
       .set(set)
       .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
       .returning();
-    if (!updated) return undefined;
-    await tx.insert(credentialsAudit).values({
-      action: 'webhook.updated',
-      credentialId: id,
-      environment: updated.environment,
-      actor,
-    });
-    return publicWebhook(updated);
+    if (!changed) return undefined;
+    await tx
+      .insert(credentialsAudit)
+      .values({ action, credentialId: id, environment: changed.environment, actor });
+    return changed;
   });
+}
+
+/**
+ * Changes an active webhook's URL, events, environment or format (`webhook.updated` in the
+ * credentials audit); undefined when there is no such active webhook. Events are matched to
+ * webhooks when they are fanned out, so the new events and environment apply to events from then
+ * on; deliveries already queued are sent to the new URL.
+ */
+export async function updateWebhook(db: DbOrTx, id: string, patch: WebhookPatch, actor: string) {
+  const set: Partial<typeof webhooks.$inferInsert> = {};
+  if (patch.url !== undefined) set.url = patch.url;
+  if (patch.events !== undefined) set.events = patch.events.length > 0 ? patch.events : ['*'];
+  if (patch.environment !== undefined) set.environment = patch.environment;
+  if (patch.format !== undefined) set.format = patch.format;
+  const changed = await changeWebhook(db, id, set, 'webhook.updated', actor);
+  return changed && publicWebhook(changed);
 }
 
 /**
@@ -173,21 +185,8 @@ export async function updateWebhook(db: DbOrTx, id: string, patch: WebhookPatch,
  */
 export async function rotateWebhookSecret(db: DbOrTx, id: string, secret: string | undefined, actor: string) {
   const next = secret ?? generateWebhookSecret();
-  return writeTransaction(db, async (tx) => {
-    const [updated] = await tx
-      .update(webhooks)
-      .set({ secret: next })
-      .where(and(eq(webhooks.id, id), eq(webhooks.active, true)))
-      .returning();
-    if (!updated) return undefined;
-    await tx.insert(credentialsAudit).values({
-      action: 'webhook.secret_rotated',
-      credentialId: id,
-      environment: updated.environment,
-      actor,
-    });
-    return { ...publicWebhook(updated), secret: next };
-  });
+  const changed = await changeWebhook(db, id, { secret: next }, 'webhook.secret_rotated', actor);
+  return changed && { ...publicWebhook(changed), secret: next };
 }
 
 export function publicWebhook(row: typeof webhooks.$inferSelect) {
