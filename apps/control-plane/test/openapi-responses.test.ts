@@ -312,6 +312,8 @@ describe('OpenAPI response schemas (real server on loopback, PGlite)', () => {
     await call('PATCH', `${HOOKS}/${hook.body.id}`, 200, { body: { environment: null, format: 'slack' } });
     await call('PATCH', `${HOOKS}/${hook.body.id}`, 400, { body: {} });
     await call('POST', `${HOOKS}/${hook.body.id}/secret`, 200, { body: {} });
+    // No body at all: a generated secret.
+    await call('POST', `${HOOKS}/${hook.body.id}/secret`, 200);
     await call('POST', `${HOOKS}/${hook.body.id}/secret`, 400, { body: { secret: 'short' } });
     await call('DELETE', `${HOOKS}/${hook.body.id}`, 204);
     await call('DELETE', `${HOOKS}/${hook.body.id}`, 404);

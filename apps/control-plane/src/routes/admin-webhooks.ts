@@ -125,17 +125,23 @@ export default async function adminWebhookRoutes(app: FastifyInstance): Promise<
         summary:
           'Rotate a webhook’s signing secret (audited): every attempt from now on is signed with the new one, returned once',
         params: idParam,
+        // The body may be left out (a generated secret), as the canary transitions' may.
         body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { secret: { ...secretSchema, description: 'The new secret (default: generated)' } },
+          anyOf: [
+            {
+              type: 'object',
+              additionalProperties: false,
+              properties: { secret: { ...secretSchema, description: 'The new secret (default: generated)' } },
+            },
+            { type: 'null' },
+          ],
         },
         response: responses({ 200: webhookResponses.rotated }, ...ADMIN, ...BODY, 'WEBHOOK_NOT_FOUND'),
       },
     },
     async (request) => {
       const { id } = request.params as { id: string };
-      const { secret } = (request.body ?? {}) as { secret?: string };
+      const secret = (request.body as { secret?: string } | null | undefined)?.secret;
       const rotated = await rotateWebhookSecret(app.db, id, secret, actorOf(request));
       if (!rotated) throw errors.webhookNotFound(id);
       return rotated;
