@@ -7,12 +7,15 @@
 // registered mode: the client started and the plugin installed, the plain handler (no flag
 // evaluated, so nothing recorded); norecord mode: plugin mode with `recordRequests: false`. noop
 // mode: the plain app plus a middleware or hook that does nothing (what any integration costs).
+// client mode: the plugin app's SDK client started (streaming, metrics on) and the plain app without
+// the plugin: what the client's presence in the process costs, apart from anything per request.
 // Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
 import { helloApp, pluginAppOptions } from './hello-app.mjs';
 
 const [framework, mode, url, sdkKey, flagKey] = process.argv.slice(2);
 const withPlugin = pluginAppOptions(mode) !== undefined;
+const clientOnly = mode === 'client';
 if (mode === 'outbound') {
   // Control, not the ceiling: the plain app after one outgoing HTTP request on its main thread (GET
   // /health of the control plane, node:http), as any service with an HTTP client makes. Such a
@@ -27,7 +30,7 @@ if (mode === 'outbound') {
   );
 }
 let client;
-if (withPlugin) {
+if (withPlugin || clientOnly) {
   client = createClient({
     url,
     sdkKey,
@@ -40,7 +43,7 @@ if (withPlugin) {
 }
 
 const options = mode === 'noop' ? { noop: true } : pluginAppOptions(mode);
-const port = await (await helloApp(framework, client, flagKey, options)).listen();
+const port = await (await helloApp(framework, clientOnly ? undefined : client, flagKey, options)).listen();
 console.log(JSON.stringify({ port }));
 process.on('SIGTERM', async () => {
   await client?.close();

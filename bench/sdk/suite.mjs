@@ -51,7 +51,8 @@ const STACK_NEXT_REQUEST = 'later-turn';
 /**
  * Head-to-head rounds: two apps at once on the app core (see `headToHead`). The pairs: the plain app
  * against the plugin app, against the app evaluating without recording, against the plugin installed
- * with no flag evaluated, against the plain app plus a do-nothing middleware or hook (what any
+ * with no flag evaluated, against the SDK client started without the plugin (what the client's
+ * presence costs), against the plain app plus a do-nothing middleware or hook (what any
  * integration costs a request), and against another plain app (the control: what the method itself
  * shows when nothing differs).
  */
@@ -59,6 +60,7 @@ const H2H_PAIRS = [
   { b: 'plugin', rounds: 16 },
   { b: 'norecord', rounds: 5 },
   { b: 'registered', rounds: 5 },
+  { b: 'client', rounds: 5 },
   { b: 'noop', rounds: 5 },
   { b: 'plain', rounds: 5 },
 ];
@@ -67,6 +69,7 @@ const H2H_LABEL = {
   plugin: 'plugin (recording on)',
   norecord: '`recordRequests: false`',
   registered: 'plugin installed, no flag evaluated',
+  client: 'SDK client started, no plugin',
   plain: 'plain (control)',
 };
 const h2hLabel = (framework, b) =>
@@ -635,7 +638,7 @@ export function markdown(data) {
   }
   if (Array.isArray(h2h) && h2h.length > 0) {
     out.push(
-      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after ${warmUpText(settings)}) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round; median and range of the rounds, and their mean with its 95% confidence interval (Student's t), which tells a difference from the round-to-round noise. The do-nothing middleware (Express) or \`onRequest\` hook (Fastify) is not the plugin: it shows what the framework charges for the smallest conventional integration. The last pair is the control: two plain apps, where the method should show 0%.`,
+      `Head-to-head, same control plane and apps: the plain app and another app at the same time, both pinned to CPU ${settings.pinning?.app ?? '(unpinned)'}, each loaded by its own autocannon (10 connections, ${settings.RUN_SECONDS} s after ${warmUpText(settings)}) from the bench process. Both stay busy, so the kernel gives each half the core and each serves requests in inverse proportion to its CPU per request, and whatever the host does meanwhile happens to both. Fresh processes every round; rps lost = 1 − rps(app) / rps(plain app) of the same round; median and range of the rounds, and their mean with its 95% confidence interval (Student's t), which tells a difference from the round-to-round noise. The do-nothing middleware (Express) or \`onRequest\` hook (Fastify) is not the plugin: it shows what the framework charges for the smallest conventional integration.${h2h.some((r) => r.pairs.some((p) => p.b === 'client')) ? " The SDK client started with no plugin (streaming, metrics on, the plain handler) is what the client's presence in the process costs, apart from any per-request work." : ''} The last pair is the control: two plain apps, where the method should show 0%.`,
     );
     out.push('');
     const rows = [];
