@@ -1,5 +1,5 @@
 // Hello-world app for the middleware-overhead runs, in its own process so its CPU time is its own:
-// `node app.mjs <fastify|express> <plain|outbound|plugin|inline|registered|norecord> <control-plane url> <sdk key> <flag key>`.
+// `node app.mjs <fastify|express> <plain|outbound|plugin|inline|registered|norecord|noop|client> <control-plane url> <sdk key> <flag key>`.
 // plugin mode: the Rupaya plugin/middleware with request recording on, and the handler evaluates one
 // flag with req.evaluateFlag (what an app using the product does); plain mode: the same handler
 // without either; inline mode: plugin mode with the SDK's HTTP on the main thread
