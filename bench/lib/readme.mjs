@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-27 12:42–12:54 on an AMD EPYC host (08:08 and 08:45 on an Intel Xeon host, earlier ones on AMD EPYC hosts, and 2026-11-28 03:01 on an Intel Xeon host, in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-28 06:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 05:17–05:47 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -160,7 +160,7 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
   before and 0.91–1.09 µs after; single processes swung by ±20%.
 
   Three sdk runs followed on the same AMD host. That host has no perf counters, so none of them has
-  an instruction table. The tables above are from the third run, which adds the **head-to-head**
+  an instruction table. The tables were then from the third run, which added the **head-to-head**
   table: the plain app and another app at once on the app core. The alternated HTTP rounds swing by
   about ±20% on this host, more than the effect being measured. In the head-to-head, two plain apps
   differ by −0.6% (range −2.8% … 2.8%), so the method can see a few percent.
@@ -201,7 +201,7 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
   Those figures come from different hosts.
 
   **Two sdk runs on an Intel Xeon host** without perf counters (\`perf record\` with the software
-  \`cpu-clock\` event works): 08:08, and 08:45 (the tables above), after \`recordRequests: false\`
+  \`cpu-clock\` event works): 08:08, and 08:45 (the tables then), after \`recordRequests: false\`
   stopped installing the Fastify plugin's arrival watcher and core's \`evaluate\` put a result's
   cohort in its object literal. The head-to-head table has two more pairs since 08:08: the plugin
   installed with no flag evaluated, and the plain app plus a do-nothing middleware (Express) or
@@ -248,7 +248,7 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
   microsecond under load).
 
   **2026-11-27 12:00–12:55, an AMD EPYC host** (no perf counters), sdk run 12:42–12:54 (the tables
-  above). Scratch head-to-heads first, with more and shorter rounds than before: 16 rounds of 2 s
+  until 2026-11-28 05:47). Scratch head-to-heads first, with more and shorter rounds than before: 16 rounds of 2 s
   after 1 s of warm-up, the bench client (bootstrap snapshot, one user, metrics gauges off, no
   control plane), rps lost against a plain app loaded at the same time, **mean ± 95% confidence
   interval** of the rounds (two plain apps: −0.3%):
@@ -464,6 +464,45 @@ const notes = `## Notes (state of 2026-11-27 13:00; core run 2026-11-27 00:15–
     control 0.1%; SDK work 0.36 µs warm, 0.45 with 256 KiB and 0.68 with 1 MiB churned; streaming
     propagation p99 35.6 ms (polling p50 255.1 ms); client memory bounded (RSS 144.5 → 156.4 MB,
     heap 23.9 → 22.6 MB over 7,416 new users). **Fastify still does not meet the 5% target.**
+
+  **2026-11-28 04:30–06:00, an AMD EPYC host** (no perf counters; each app served 8k–20k rps when
+  two shared the core, the host switching speeds between rounds). No change to the SDK's code.
+  - **The plugin costs what doing its work by hand costs.** Scratch head-to-heads against the
+    control plane, 16 rounds each (mean ± 95% CI, median): an app without the plugin whose handler
+    calls \`client.evaluate\` with the \`x-user-id\` header as its context (nothing recorded) lost
+    0.6% ± 0.3 (0.7) to the plain app; the same app also recording each request by hand (arrival
+    noted by a wrapped request listener, \`client.recordServed\` after \`reply.send\`) lost 4.4% ± 1.8
+    (4.0); the plugin app against that by-hand app lost 0.3% ± 0.7 (0.4). So the plugin's own glue
+    (request state, default context, served entries, the \`reply.send\` wrapper) adds nothing
+    measurable to the work itself; what costs is recording a request and, less, evaluating it. The
+    sdk suite's head-to-head now has this pair (**the plugin's work done by hand in the handler**:
+    \`client.evaluate\` with the default context, \`client.recordRequest\` after the response, latency
+    timed from the handler's start).
+  - **What the by-hand work costs, part by part** (four apps on the core at once, 16 rounds, every
+    variant against the by-hand app of the same rounds; negative: the variant is faster): without
+    its three clock reads −1.95% ± 1.9 (median −1.25); without \`client.recordServed\` (clock reads
+    kept) −2.9% ± 1.8 (−2.05); evaluation alone (no clock, nothing recorded) −4.5% ± 1.8 (−5.0).
+    The more apps share the core, the more every part costs: evaluation alone lost 0.6% to the plain
+    app with two apps on the core, 5.4% ± 1.7 with five (12 rounds). Each clock read takes about 47
+    ns here (\`performance.now()\`, \`Date.now()\` and \`process.hrtime()\` alike, kvm-clock).
+  - **Tried and not kept:** copying what the aggregation needs into the queue when the request is
+    recorded (route, method, flag, cohort, variant, stage, and the unit key's hash, taken while the
+    request's objects are still in the caches), so the aggregation no longer reads the served entries
+    and unit keys back. Against the previous build, head to head: −0.04% ± 2.7 (16 rounds, median
+    −0.1): no gain resolved. In-process sdk-work runs of the two builds swung from 0.76 to 1.53 µs
+    per request (1 MiB churned) between processes of the same build, so they could not tell either.
+  - **The sdk run 05:17–05:47 is the one in the tables.** Its alternated Express runs are the
+    process lottery (the plugin app used 26.1 µs *less* CPU per request than the plain app); the
+    target column now says "n/a" for such runs instead of "yes". Fastify, alternated: 36,253 →
+    33,795 rps, **6.8%** lost (7.5% paired), 2.5 µs of CPU per request. Head-to-head: Fastify plugin
+    **5.6%** (−2.6 … 11.3; 5.3% ± 2.5, 16 rounds), by hand 3.4% (5.6% ± 5.0, 9 rounds),
+    \`recordRequests: false\` 0.5%, installed with no flag evaluated 0.7%, control −0.2%; Express
+    plugin **7.7%** (7.2% ± 1.2), by hand 5.4% (5.6% ± 1.4), control 2.8%. Through the stack in
+    process: Fastify 13.74 → 14.86 µs (plugin 1.03 µs). SDK work 0.24 µs warm, 0.35 with 256 KiB and
+    0.94 with 1 MiB churned; streaming propagation p99 38.6 ms; client memory bounded (RSS 137.7 →
+    149.3 MB, heap 23.9 → 27.1 MB and back to 22.3 between collections, over 7,433 new users).
+    **Neither framework meets the 5% target in the head-to-head**, and on Express even the by-hand
+    floor is above it in this run.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

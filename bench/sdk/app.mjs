@@ -1,5 +1,5 @@
 // Hello-world app for the middleware-overhead runs, in its own process so its CPU time is its own:
-// `node app.mjs <fastify|express> <plain|outbound|plugin|inline|registered|norecord|noop|client> <control-plane url> <sdk key> <flag key>`.
+// `node app.mjs <fastify|express> <plain|outbound|plugin|inline|registered|norecord|noop|client|byhand> <control-plane url> <sdk key> <flag key>`.
 // plugin mode: the Rupaya plugin/middleware with request recording on, and the handler evaluates one
 // flag with req.evaluateFlag (what an app using the product does); plain mode: the same handler
 // without either; inline mode: plugin mode with the SDK's HTTP on the main thread
@@ -9,6 +9,8 @@
 // mode: the plain app plus a middleware or hook that does nothing (what any integration costs).
 // client mode: the plugin app's SDK client started (streaming, metrics on) and the plain app without
 // the plugin: what the client's presence in the process costs, apart from anything per request.
+// byhand mode: no plugin; the handler evaluates and records with the client's public API itself
+// (see hello-app.mjs): what the plugin's glue adds over doing its work by hand.
 // Prints {"port"} when listening.
 import { createClient } from '@rupaya/flags-node';
 import { helloApp, pluginAppOptions } from './hello-app.mjs';
