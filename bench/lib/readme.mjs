@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-28 06:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 05:17–05:47 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-28 13:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 05:17–05:47 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -503,6 +503,40 @@ const notes = `## Notes (state of 2026-11-28 06:00; core run 2026-11-27 00:15–
     149.3 MB, heap 23.9 → 27.1 MB and back to 22.3 between collections, over 7,433 new users).
     **Neither framework meets the 5% target in the head-to-head**, and on Express even the by-hand
     floor is above it in this run.
+
+  **2026-11-28 11:20–13:00, an AMD EPYC host** about twice as slow as the 04:30 one (Fastify
+  hello-world 55–100 µs of CPU per request when sharing the core, Express 300–430 µs). No change to
+  the SDK's code; scratch runs only, so the tables stay.
+  - **The 05:47 build against its by-hand floor** (the suite's app modes, 16 rounds, loss of the
+    plugin app against the by-hand app): Fastify median −5.85% (mean −7.1% ± 5.5), Express 3.87%
+    (2.4% ± 3.3). The plugin still costs no more than its work done by hand.
+  - **Head-to-head today** (two apps on the core, as in the suite): Fastify plugin 7.2% (median of 16
+    rounds; one outlier round pulls the mean to −1.5% ± 14.0), Express plugin **8.05%** (8.4% ± 0.95,
+    10 rounds; 381 → 432 µs of CPU per request). Neither meets 5%.
+  - **Where the Express middleware's cost goes.** As \`packages/flags-express/README.md\` says, Express
+    gives every request a hidden class of its own; measured today, that is because in Node 20's V8
+    each property added to an object after \`Object.setPrototypeOf\` makes a new map that no later
+    object shares (seen with \`%HaveSameMap\` on plain objects too), and Express's router adds
+    \`req.next\`, \`req.baseUrl\`, \`req.params\` and more after \`app.handle\` set the prototype; raw Node
+    requests share one map. So every lookup on \`req\` or \`res\` misses V8's inline caches. Per request,
+    at the first lookup of its site inside an Express handler: \`req.user\` (absent, so its eight-object
+    prototype chain is walked) ≈ 0.9 µs, an absent \`req.zzz\` ≈ 0.7 µs, \`req.method\` (own) ≈ 0.1 µs.
+    The CPU profile of the Express plugin app puts 4.3% of its CPU in Rupaya code (the default
+    context 0.9%, the response's \`close\` callback 0.8%, the middleware 0.6%), against 1.4% for the
+    same code under Fastify. **Tried, not kept:** reading \`req.user\` with \`Object.hasOwn\` plus
+    \`'user' in\` the request's prototype (whose map is stable) instead of \`req.user\`: about 0.4 µs
+    less per request, 0.1–0.2% of an Express request.
+  - **An idle worker thread, with four apps on one core.** In a four-app head-to-head the SDK client
+    alone (no plugin) lost 12–22% to the plain app; an app with only an idle \`Worker\` created at
+    start-up lost as much (13.3% ± 4.4, median 17.7%, 16 rounds; +21 µs of CPU per request, on the
+    main thread), with smaller heap limits for the worker too (11.9% ± 4.8); a worker created 1 s
+    into the load 2.6%, and one created at start-up but terminated 1.5 s into the load cost nothing
+    (CPU per request as plain); the client with \`transport: 'inline'\` 1.8% (3.9% ± 4.3, 20 rounds).
+    **With two apps on the core, as the suite runs them, none of this shows:** the client with its
+    worker −0.8% (1.4% ± 3.4, 12 rounds), with \`transport: 'inline'\` 1.1% (1.4% ± 1.7). So the
+    suite's head-to-head measures the per-request work, and the worker stays (the inline transport
+    lost 21.3% in the 05:47 run's alternated runs). Why a live worker slows a main thread that
+    shares its core with three other busy processes is not resolved here.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
