@@ -535,8 +535,12 @@ const notes = `## Notes (state of 2026-11-28 13:00; core run 2026-11-27 00:15–
     **With two apps on the core, as the suite runs them, none of this shows:** the client with its
     worker −0.8% (1.4% ± 3.4, 12 rounds), with \`transport: 'inline'\` 1.1% (1.4% ± 1.7). So the
     suite's head-to-head measures the per-request work, and the worker stays (the inline transport
-    lost 21.3% in the 05:47 run's alternated runs). Why a live worker slows a main thread that
-    shares its core with three other busy processes is not resolved here.
+    lost 21.3% in the 05:47 run's alternated runs). The effect is a process state, not a steady
+    cost: in one 16-round run, the app with a worker from start-up was 20–30% slower on its main
+    thread in 12 rounds and level with the plain app in 4 (12.9% ± 4.5 in all); with the worker
+    created right after \`listen\` (before any load), slow in about 8 (6.9% ± 5.9); created 1 s into
+    the load, in about 1 (1.1% ± 1.9). Why a live worker puts a main thread that shares its core with
+    three other busy processes into that state is not resolved here.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
