@@ -507,9 +507,10 @@ const notes = `## Notes (state of 2026-11-28 13:00; core run 2026-11-27 00:15–
   **2026-11-28 11:20–13:00, an AMD EPYC host** about twice as slow as the 04:30 one (Fastify
   hello-world 55–100 µs of CPU per request when sharing the core, Express 300–430 µs). No change to
   the SDK's code; scratch runs only, so the tables stay.
-  - **The 05:47 build against its by-hand floor** (the suite's app modes, 16 rounds, loss of the
-    plugin app against the by-hand app): Fastify median −5.85% (mean −7.1% ± 5.5), Express 3.87%
-    (2.4% ± 3.3). The plugin still costs no more than its work done by hand.
+  - **The 05:47 build against its by-hand floor** (run at 06:10 on the 04:30 host, after the fresh-clone
+    CI; the suite's app modes, 16 rounds, loss of the plugin app against the by-hand app): Fastify
+    median −5.85% (mean −7.1% ± 5.5), Express 3.87% (2.4% ± 3.3). The plugin still costs no more
+    than its work done by hand.
   - **Head-to-head today** (two apps on the core, as in the suite): Fastify plugin 7.2% (median of 16
     rounds; one outlier round pulls the mean to −1.5% ± 14.0), Express plugin **8.05%** (8.4% ± 0.95,
     10 rounds; 381 → 432 µs of CPU per request). Neither meets 5%.
@@ -540,7 +541,10 @@ const notes = `## Notes (state of 2026-11-28 13:00; core run 2026-11-27 00:15–
     thread in 12 rounds and level with the plain app in 4 (12.9% ± 4.5 in all); with the worker
     created right after \`listen\` (before any load), slow in about 8 (6.9% ± 5.9); created 1 s into
     the load, in about 1 (1.1% ± 1.9). Why a live worker puts a main thread that shares its core with
-    three other busy processes into that state is not resolved here.
+    three other busy processes into that state is not resolved here. One clue: with
+    \`--no-short-builtin-calls\` on both apps the idle worker still cost about 10% (9.7% ± 5.3, 16
+    rounds), about half of what it costs by default, where short builtin calls are themselves worth
+    8.5% to the plain app.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
