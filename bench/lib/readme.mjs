@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-28 13:00; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 05:17–05:47 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-28 15:30; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 05:17–05:47 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -545,6 +545,28 @@ const notes = `## Notes (state of 2026-11-28 13:00; core run 2026-11-27 00:15–
     \`--no-short-builtin-calls\` on both apps the idle worker still cost about 10% (9.7% ± 5.3, 16
     rounds), about half of what it costs by default, where short builtin calls are themselves worth
     8.5% to the plain app.
+
+  **2026-11-28 13:35–15:30, another AMD EPYC host** (a Firecracker VM, no perf counters), noisier
+  still: the plain Fastify app through its stack in process took 13.8–28.2 µs of CPU per request in
+  twelve identical runs, drifting with the host's load. No change to the SDK's code; scratch runs
+  only, so the tables stay. To see through that drift, pairs of \`stack-work.mjs\` processes ran at
+  the same time on one core (both slowed by the host alike; each round still varies ±5–10%):
+  - Fastify, paired medians over plain: the plugin +1.84 µs (+8.4%, 8 rounds), its work done by
+    hand +2.14 µs (+9.0%, 6), installed with no flag evaluated −0.55 µs (6), \`recordRequests: false\` +1.80 µs (+8.4%, 6: as
+    much as the whole plugin, which the head-to-heads over HTTP, 0.5%, do not bear out; read it as
+    this method's noise). Two processes evicting
+    each other from the caches put the plugin's in-process cost at about 1.8 µs, against 1.03 µs
+    for a process alone on the core (the table above).
+  - Express, installed with no flag evaluated: +8.99 µs (+4.8%, 10 rounds, 9 of them positive). Its
+    suspects measured in the same way, each as a middleware against a do-nothing one, and **neither
+    costs anything measurable**: a \`Map\` entry per request plus a \`close\` listener on the response
+    that deletes it (−1.4%, 8 rounds), the \`Map\` entry alone (−1.6%, 8). So moving the Express
+    middleware to the Fastify plugin's design (the request's state on its connection, the request
+    recorded by a wrapped \`res.end\` instead of a listener) is not where its cost is, and was not
+    built. A CPU profile of the installed-only app puts the extra time in the middleware function
+    itself, its \`close\` callback, \`_addListener\` and the router's \`next\`/\`trimPrefix\` for the
+    extra layer, about 0.7–1.9 µs each (one profile, its sampling slowing the app about 2.8×, scaled
+    back): spread, as on Fastify.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
