@@ -552,11 +552,11 @@ const notes = `## Notes (state of 2026-11-28 15:30; core run 2026-11-27 00:15–
   only, so the tables stay. To see through that drift, pairs of \`stack-work.mjs\` processes ran at
   the same time on one core (both slowed by the host alike; each round still varies ±5–10%):
   - Fastify, paired medians over plain: the plugin +1.84 µs (+8.4%, 8 rounds), its work done by
-    hand +2.14 µs (+9.0%, 6), installed with no flag evaluated −0.55 µs (6), \`recordRequests: false\` +1.80 µs (+8.4%, 6: as
-    much as the whole plugin, which the head-to-heads over HTTP, 0.5%, do not bear out; read it as
-    this method's noise). Two processes evicting
-    each other from the caches put the plugin's in-process cost at about 1.8 µs, against 1.03 µs
-    for a process alone on the core (the table above).
+    hand +2.14 µs (+9.0%, 6), installed with no flag evaluated −0.55 µs (6), and
+    \`recordRequests: false\` +1.80 µs (+8.4%, 6): as much as the whole plugin, which the
+    head-to-heads over HTTP (0.5%) do not bear out, so read it as this method's noise. Two processes
+    evicting each other from the caches put the plugin's in-process cost at about 1.8 µs, against
+    1.03 µs for a process alone on the core (the table above).
   - Express, installed with no flag evaluated: +8.99 µs (+4.8%, 10 rounds, 9 of them positive). Its
     suspects measured in the same way, each as a middleware against a do-nothing one, and **neither
     costs anything measurable**: a \`Map\` entry per request plus a \`close\` listener on the response
@@ -566,7 +566,8 @@ const notes = `## Notes (state of 2026-11-28 15:30; core run 2026-11-27 00:15–
     built. A CPU profile of the installed-only app puts the extra time in the middleware function
     itself, its \`close\` callback, \`_addListener\` and the router's \`next\`/\`trimPrefix\` for the
     extra layer, about 0.7–1.9 µs each (one profile, its sampling slowing the app about 2.8×, scaled
-    back): spread, as on Fastify.
+    back): spread, as on Fastify. The profile and the pairs disagree about the listener; a single
+    profile swings more than the pairs' medians, so the pairs decided.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.
