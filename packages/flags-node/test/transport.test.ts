@@ -259,6 +259,31 @@ describe('the client’s transport', () => {
     expect(out).toBe('READY worker');
   });
 
+  // Loading undici on the application's thread, then starting any worker thread, left a Fastify
+  // hello-world 20–30% slower for the rest of its life (bench/README.md, issue 5): with the worker
+  // transport the application's thread must not even load it. The inline transport's row shows the
+  // check can see undici when it is there.
+  it.each([
+    ['worker', false],
+    ['inline', true],
+  ] as const)('with the %s transport, undici is loaded on the application’s thread: %s', async (transport, loaded) => {
+    const script = `
+      import { createRequire } from 'node:module';
+      import { createClient } from ${distIndex};
+      const c = createClient({ url: ${JSON.stringify(url)}, sdkKey: 'k', streaming: true, transport: '${transport}',
+        metrics: { enabled: true }, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+      const state = await c.ready({ timeoutMs: 5000 });
+      const on = c.isEnabled('feature.a', { userId: 'u' });
+      await c.flush();
+      const undici = Object.keys(createRequire(import.meta.url).cache).some((p) => /[\\\\/]undici[\\\\/]/.test(p));
+      await c.close();
+      console.log(JSON.stringify({ state, on, kind: c.transport.kind, undici }));
+    `;
+    const { code, out } = await runScript(script);
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual({ state: 'READY', on: true, kind: transport, undici: loaded });
+  });
+
   // A script (a job, a CLI, a migration) whose only work is to wait for the flags: ready() must
   // hold the process open until it settles. Before, with the control plane down, such a process
   // exited with code 13 (an unsettled top-level await) without ready() ever answering.

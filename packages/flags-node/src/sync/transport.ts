@@ -1,5 +1,20 @@
+import { createRequire } from 'node:module';
 import { gunzipSync } from 'node:zlib';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+
+type Undici = typeof import('undici');
+let undici: Undici | undefined;
+
+/**
+ * undici, loaded when the first inline transport is made: never on the application's thread with the
+ * default worker transport. Loading undici there is enough to put some processes in a slow state for
+ * their whole life, once they later start a worker thread (measured on Node 20: a Fastify
+ * hello-world served 20–30% fewer requests per second; see bench/README.md, issue 5).
+ */
+function loadUndici(): Undici {
+  undici ??= createRequire(import.meta.url)('undici') as Undici;
+  return undici;
+}
 
 /**
  * The SDK's only door to the network: every request the client makes (snapshot, SSE stream,
@@ -68,7 +83,7 @@ export class UndiciTransport implements Transport {
   private closed = false;
 
   constructor(connectTimeoutMs: number) {
-    this.agent = new Agent({
+    this.agent = new (loadUndici().Agent)({
       connect: { timeout: connectTimeoutMs },
       keepAliveTimeout: 10_000,
       pipelining: 0,
@@ -77,7 +92,7 @@ export class UndiciTransport implements Transport {
 
   private dispatch(req: TransportRequest, signal: AbortSignal | undefined) {
     if (this.closed) return Promise.reject(new Error('transport closed'));
-    return request(req.url, {
+    return loadUndici().request(req.url, {
       method: req.method,
       headers: req.headers,
       body: req.body,
