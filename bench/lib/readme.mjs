@@ -21,7 +21,7 @@ function machineLine(record) {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${m.memoryGb} GB), ${m.platform}, Node ${m.node}, load average at the end ${m.loadAverage?.join(' / ') ?? 'n/a'}; command \`${record.command}\` (${record.durationSec} s).`;
 }
 
-const notes = `## Notes (state of 2026-11-28 15:30; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 05:17–05:47 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
+const notes = `## Notes (state of 2026-11-28 18:55; core run 2026-11-27 00:15–00:26 on an Intel Xeon host, sdk run 2026-11-28 18:29–18:52 on an AMD EPYC host (earlier runs on AMD EPYC and Intel Xeon hosts in the notes), the other suites 2026-11-25 23:16–23:34)
 
 - **Noise.** Identical runs on this VM differ by up to ±40% in requests per second, and identical
   Node processes by up to 1.8× in CPU per evaluation or request for their whole life, for every
@@ -568,6 +568,55 @@ const notes = `## Notes (state of 2026-11-28 15:30; core run 2026-11-27 00:15–
     extra layer, about 0.7–1.9 µs each (one profile, its sampling slowing the app about 2.8×, scaled
     back): spread, as on Fastify. The profile and the pairs disagree about the listener; a single
     profile swings more than the pairs' medians, so the pairs decided.
+
+  **2026-11-28 17:20–18:30, another AMD EPYC host** (a Firecracker VM, no perf counters, \`tsc\`
+  clocksource). Scratch runs with **wrk** as the load generator (Debian's \`wrk\` 4.1, one thread, 10
+  connections, on CPU 0; C, so it never limits a hello-world on one core), apps with the bench's
+  bootstrap client (no control plane), head-to-heads of two apps on CPU 1 as in the suite.
+  - **The slow state found: undici loaded on the main thread, then any worker thread.** The plain app
+    with the SDK client started (no plugin) lost **20.3%** to the plain app (mean 20.7%, 17.6 … 24.4,
+    8 rounds), every round, while the plugin app with the same client lost 7.5%. Bisected with single
+    apps under wrk (≈ 57k rps plain): an idle \`Worker\` alone, or importing undici alone, cost
+    nothing; **undici imported, then a worker started** (even one that exited before the load, even
+    one started after \`listen\`) served 40–47k, 3 runs of 3; importing \`@rupaya/flags-node\`
+    imported undici at its top. Whether a process falls in depends on what ran before (the plugin
+    apps, which import and register more before building their routes, did not). A \`perf\` profile
+    (\`cpu-clock\`, JIT maps) of a slow process puts 10% of its samples in V8's runtime
+    (\`DefineKeyedOwnPropertyInLiteral\`, \`MigrateToMap\`, \`TransitionToDataProperty\`) under
+    \`process.nextTick\`, whose tick object (an object literal with two computed symbol keys) is then
+    built by the runtime on every call instead of by its inline cache; the plain app spends 0.5% of
+    its samples in the runtime. **Fixed in \`@rupaya/flags-node\`:** undici is loaded where the SDK's
+    HTTP runs (the worker, or the inline transport on first use), never on the application's thread
+    with the default transport (a test holds it to that). After the fix the client alone lost
+    **−2.2%** (mean −1.5%, 5 rounds); an idle worker created and exited before the load, or the client,
+    served like the plain app in single-app runs.
+  - **The plugin itself, with wrk:** Fastify plugin **7.5%** (mean 7.1% ± 2.2, 12 rounds) before the
+    fix and **6.7%** (6.6% ± 1.9, 12 rounds) after; \`recordRequests: false\` 3.4% and installed with
+    no flag evaluated 3.7% (8 rounds each, ± 3–4: not separable from each other). A \`perf\` diff of
+    the plain and plugin apps per request (+2.3 µs in all in that run): the plugin's own functions
+    about 0.5 µs (aggregation 0.11, the handler's evaluation 0.08, \`afterSend\` 0.08, the request
+    listener 0.06, the clock 0.07, \`Math.log\` 0.04), Node's HTTP code and V8 the rest, and **0.5 µs
+    in the kernel waking the load generator** (\`sock_def_readable\`: 1.67 µs per request for the
+    plain app, 2.15 for the plugin app). Over loopback in a VM every response's wake-up of the client
+    on the other core is charged to the app, and more of them are needed per request when the app is
+    slower, so part of what the loopback benchmark charges the plugin would not be paid against
+    clients across a network.
+  - **The sdk run 18:29–18:52 is the one in the tables** (after the undici fix, autocannon as
+    always). Fastify, alternated: 57,301 → 53,192 rps, **7.2%** lost (7.3% paired), 1.4 µs of CPU
+    per request; head-to-head plugin **6.7%** (2.8 … 11.5; 6.8% ± 1.2, 16 rounds), by hand 4.2%
+    (5.1% ± 2.1), \`recordRequests: false\` 2.2%, installed with no flag evaluated 1.5%, the client
+    alone −0.6% (one round of five with the plain app in a slow state: −37.5%), control 1.2%.
+    Express: alternated 14.4% (the plain processes at 146 µs of CPU per request, the breakdown apps
+    at 123–125: the lottery again), head-to-head plugin **7.4%** (7.5% ± 1.0), by hand 3.6% (3.7%
+    ± 0.9), installed 3.5%, the client alone −0.5%, a do-nothing middleware 1.8%, control 0.7%.
+    Through the stack in process: Fastify 7.80 → 8.53 µs (plugin 0.69 µs), Express 79.79 → 82.38 µs
+    (2.97 µs, 3.1%). SDK work 0.24 µs warm, 0.34 with 256 KiB and 0.92 with 1 MiB churned; streaming
+    propagation p99 26.5 ms; client memory bounded (RSS 125.2 → 134.1 MB, heap 21.0 → 19.3 MB over
+    7,449 new users). **Neither framework meets the 5% target in the head-to-head.**
+  - Express, through its stack in process (pairs on one core, 8 rounds): a do-nothing middleware
+    cost 2.8% (2.3 µs) over the plain app, the Rupaya middleware 3.1% (2.6 µs), and the middleware
+    installed with no flag evaluated −0.3% against the do-nothing one: the Express middleware costs
+    what any middleware layer costs there.
 - **Canary reaction (issue 6):** the scheduler reads every window with data, including the one still
   open, so a rollback can fire before the failing window closes — at 10-s windows the median reaction
   is below one window, well inside the ≤ 30 s target.

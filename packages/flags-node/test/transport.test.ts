@@ -266,8 +266,10 @@ describe('the client’s transport', () => {
   it.each([
     ['worker', false],
     ['inline', true],
-  ] as const)('with the %s transport, undici is loaded on the application’s thread: %s', async (transport, loaded) => {
-    const script = `
+  ] as const)(
+    'with the %s transport, undici is loaded on the application’s thread: %s',
+    async (transport, loaded) => {
+      const script = `
       import { createRequire } from 'node:module';
       import { createClient } from ${distIndex};
       const c = createClient({ url: ${JSON.stringify(url)}, sdkKey: 'k', streaming: true, transport: '${transport}',
@@ -279,10 +281,11 @@ describe('the client’s transport', () => {
       await c.close();
       console.log(JSON.stringify({ state, on, kind: c.transport.kind, undici }));
     `;
-    const { code, out } = await runScript(script);
-    expect(code).toBe(0);
-    expect(JSON.parse(out)).toEqual({ state: 'READY', on: true, kind: transport, undici: loaded });
-  });
+      const { code, out } = await runScript(script);
+      expect(code).toBe(0);
+      expect(JSON.parse(out)).toEqual({ state: 'READY', on: true, kind: transport, undici: loaded });
+    },
+  );
 
   // A script (a job, a CLI, a migration) whose only work is to wait for the flags: ready() must
   // hold the process open until it settles. Before, with the control plane down, such a process
