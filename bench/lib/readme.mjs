@@ -544,7 +544,8 @@ const notes = `## Notes (state of 2026-11-28 18:55; core run 2026-11-27 00:15–
     three other busy processes into that state is not resolved here. One clue: with
     \`--no-short-builtin-calls\` on both apps the idle worker still cost about 10% (9.7% ± 5.3, 16
     rounds), about half of what it costs by default, where short builtin calls are themselves worth
-    8.5% to the plain app.
+    8.5% to the plain app. (Found at 17:20 below: these apps had undici loaded on the main thread by
+    \`@rupaya/flags-node\`'s import, and undici loaded plus a worker is what makes the state.)
 
   **2026-11-28 13:35–15:30, another AMD EPYC host** (a Firecracker VM, no perf counters), noisier
   still: the plain Fastify app through its stack in process took 13.8–28.2 µs of CPU per request in
